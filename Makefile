@@ -1,0 +1,106 @@
+# TA-socdefenders: build, package, vet and test the add-on.
+# Every target bootstraps the pinned virtual environment it needs under .venv/.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+APP := TA-socdefenders
+PY39 := $(shell tools/python-for 3.9)
+PY313 := $(shell tools/python-for 3.13)
+PY311 := $(shell tools/python-for 3.11)
+VERSION := $(shell $(PY39) -c 'import json; print(json.load(open("globalConfig.json"))["meta"]["version"])')
+
+VENV := .venv
+BUILD_VENV := $(VENV)/build
+APPINSPECT_VENV := $(VENV)/appinspect
+TEST_VENV_39 := $(VENV)/test-py3.9
+TEST_VENV_313 := $(VENV)/test-py3.13
+# ucc-gen 6.6.0 breaks with pip 26 (see README, "Building"): it runs this pip instead.
+UCC_PIP_VERSION := 25.3
+
+OUTPUT := output
+APP_DIR := $(OUTPUT)/$(APP)
+DIST := dist
+PACKAGE := $(DIST)/$(APP)-$(VERSION).tar.gz
+REPORTS := build/reports
+# Size budget of the .tar.gz. UCC's monitoring dashboard page alone brings 3.2 MB of
+# compressed JavaScript (README, "Package size"); the budget catches a regression such as
+# solnlib's gRPC/OpenTelemetry stack (+8 MB) coming back.
+PACKAGE_BUDGET_BYTES := 5500000
+
+# venv bootstrap: $(call make_venv,DIR,PYTHON,REQUIREMENTS)
+define make_venv
+	rm -rf $(1)
+	$(2) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --disable-pip-version-check -r $(3)
+	touch $(1)/.installed
+endef
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(BUILD_VENV)/.installed: requirements/build.txt
+	$(call make_venv,$(BUILD_VENV),$(PY39),requirements/build.txt)
+
+$(APPINSPECT_VENV)/.installed: requirements/appinspect.txt
+	$(call make_venv,$(APPINSPECT_VENV),$(PY311),requirements/appinspect.txt)
+
+$(TEST_VENV_39)/.installed: requirements/test.txt
+	$(call make_venv,$(TEST_VENV_39),$(PY39),requirements/test.txt)
+
+$(TEST_VENV_313)/.installed: requirements/test.txt requirements/lint.txt
+	$(call make_venv,$(TEST_VENV_313),$(PY313),requirements/lint.txt)
+
+.PHONY: build
+build: $(BUILD_VENV)/.installed ## generate the add-on into output/TA-socdefenders
+	rm -rf $(OUTPUT) build/stage
+	mkdir -p build/stage
+	@# ucc-gen rewrites the globalConfig it reads: give it a copy, keep the source clean.
+	cp globalConfig.json build/stage/globalConfig.json
+	PATH="$(abspath $(BUILD_VENV))/bin:$$PATH" $(BUILD_VENV)/bin/ucc-gen build \
+	    --source package --config build/stage/globalConfig.json \
+	    --ta-version $(VERSION) --output $(OUTPUT) \
+	    --python-binary-name $(abspath $(BUILD_VENV))/bin/python \
+	    --pip-version $(UCC_PIP_VERSION)
+
+.PHONY: package
+package: build ## build dist/TA-socdefenders-<version>.tar.gz and print its size
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	$(BUILD_VENV)/bin/ucc-gen package --path $(APP_DIR) --output $(DIST)
+	$(PY39) tools/package_report.py $(PACKAGE) --max-bytes $(PACKAGE_BUDGET_BYTES)
+
+.PHONY: appinspect
+appinspect: $(APPINSPECT_VENV)/.installed ## vet the package with AppInspect (cloud, private_victoria)
+	test -f $(PACKAGE) || $(MAKE) package
+	$(APPINSPECT_VENV)/bin/python tools/appinspect_gate.py $(PACKAGE) \
+	    --appinspect $(APPINSPECT_VENV)/bin/splunk-appinspect \
+	    --reports $(REPORTS)/appinspect --readme README.md
+
+.PHONY: lint
+lint: $(TEST_VENV_313)/.installed ## ruff
+	$(TEST_VENV_313)/bin/ruff check .
+	$(TEST_VENV_313)/bin/ruff format --check .
+
+.PHONY: unit
+unit: $(TEST_VENV_39)/.installed $(TEST_VENV_313)/.installed ## tests on Python 3.9 and 3.13
+	test -d $(APP_DIR) || $(MAKE) package
+	$(TEST_VENV_39)/bin/python -m pytest -q --junitxml=$(REPORTS)/pytest-py3.9.xml
+	$(TEST_VENV_313)/bin/python -m pytest -q --junitxml=$(REPORTS)/pytest-py3.13.xml
+
+.PHONY: test
+test: ## everything CI checks: lint, package, tests on 3.9 and 3.13, AppInspect gate
+	$(MAKE) lint
+	$(MAKE) package
+	$(MAKE) unit
+	$(MAKE) appinspect
+
+.PHONY: clean
+clean: ## remove build output (keeps the venvs)
+	rm -rf $(OUTPUT) $(DIST) build
+
+.PHONY: distclean
+distclean: clean ## remove build output and the venvs
+	rm -rf $(VENV)

@@ -1,0 +1,202 @@
+"""Account settings from Configuration -> Accounts, checked in one place.
+
+The REST handler calls :func:`check_account_fields` when an admin saves an account, and
+the input calls :func:`parse_account` before every poll, so a setting that was valid
+when saved but broke later (a CA bundle deleted from disk) is reported the same way.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Callable, Dict, Mapping, Optional, Union
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError
+
+DEFAULT_BASE_URL = "https://socdefenders.ai"
+DEFAULT_TIMEOUT_SECONDS = 30
+MIN_TIMEOUT_SECONDS = 1
+MAX_TIMEOUT_SECONDS = 300
+
+_TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y", "on"})
+_FALSE_WORDS = frozenset({"0", "false", "f", "no", "n", "off", ""})
+
+
+class AuthHeader(str, Enum):
+    """How the API key travels; both are documented by the vendor."""
+
+    BEARER = "bearer"  # Authorization: Bearer <key>
+    X_API_KEY = "x_api_key"  # X-API-Key: <key>, for proxies that strip Authorization
+
+
+@dataclass(frozen=True)
+class AccountSettings:
+    """One SOC Defenders account, validated. ``api_key`` never appears in ``repr``."""
+
+    name: str
+    api_key: str = field(repr=False)
+    base_url: str = DEFAULT_BASE_URL
+    auth_header: AuthHeader = AuthHeader.BEARER
+    verify_tls: bool = True
+    ca_bundle: Optional[str] = None
+    timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
+
+    @property
+    def tls_verify(self) -> Union[bool, str]:
+        """The value for ``requests``' ``verify=``: the CA bundle path, or a flag."""
+        if self.verify_tls and self.ca_bundle:
+            return self.ca_bundle
+        return self.verify_tls
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(value: str) -> str:
+    """Return the base URL without a trailing slash, or raise ``ConfigurationError``.
+
+    Only ``https://`` is accepted; ``http://`` only for loopback hosts (local test
+    servers), because the API key would otherwise cross the network in clear text.
+    """
+    text = (value or "").strip()
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigurationError(
+            "base_url",
+            f"API base URL {text!r} is not a URL; enter it as https://host, "
+            f"for example {DEFAULT_BASE_URL}.",
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ConfigurationError(
+            "base_url",
+            "API base URL must not contain a user name or password; "
+            "enter the API key in the API key field.",
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigurationError(
+            "base_url",
+            f"API base URL must be only scheme and host (like {DEFAULT_BASE_URL}), "
+            "without a path, query or fragment; the add-on adds /api/v1/iocs/stats itself.",
+        )
+    try:
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        raise ConfigurationError(
+            "base_url", f"API base URL {text!r} has an invalid port."
+        ) from None
+    if scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigurationError(
+            "base_url",
+            "API base URL must use https://, so that the API key is never sent in "
+            "clear text; http:// is accepted only for loopback test servers "
+            "(localhost, 127.0.0.1, ::1).",
+        )
+    return f"{scheme}://{parts.netloc}"
+
+
+def check_ca_bundle(value: Optional[str]) -> Optional[str]:
+    """Return the CA bundle path (``None`` when empty), or raise ``ConfigurationError``."""
+    path = (value or "").strip()
+    if not path:
+        return None
+    if not os.path.isabs(path):
+        raise ConfigurationError(
+            "ca_bundle",
+            f"CA bundle path {path!r} must be an absolute path to a PEM file.",
+        )
+    if not os.path.isfile(path):
+        raise ConfigurationError(
+            "ca_bundle",
+            f"CA bundle {path!r} does not exist or is not a file on this Splunk node; "
+            "copy the PEM file there or clear the field to use the default CA bundle.",
+        )
+    return path
+
+
+def check_timeout(value: Union[str, int, None]) -> int:
+    text = str(value if value is not None else "").strip() or str(DEFAULT_TIMEOUT_SECONDS)
+    try:
+        seconds = int(text)
+    except ValueError:
+        seconds = 0
+    if not MIN_TIMEOUT_SECONDS <= seconds <= MAX_TIMEOUT_SECONDS:
+        raise ConfigurationError(
+            "timeout",
+            f"Request timeout {text!r} must be a whole number of seconds from "
+            f"{MIN_TIMEOUT_SECONDS} to {MAX_TIMEOUT_SECONDS}.",
+        )
+    return seconds
+
+
+def check_auth_header(value: Optional[str]) -> AuthHeader:
+    text = (value or "").strip() or AuthHeader.BEARER.value
+    try:
+        return AuthHeader(text)
+    except ValueError:
+        choices = ", ".join(h.value for h in AuthHeader)
+        raise ConfigurationError(
+            "auth_header", f"Key header {text!r} is not one of: {choices}."
+        ) from None
+
+
+def check_flag(value: Union[str, bool, int, None], field_name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value if value is not None else "").strip().lower()
+    if text in _TRUE_WORDS:
+        return True
+    if text in _FALSE_WORDS:
+        return False
+    raise ConfigurationError(field_name, f"{field_name} {text!r} is neither true nor false.")
+
+
+def check_verify_tls(value: Union[str, bool, int, None]) -> bool:
+    """Missing means on: TLS verification is only ever off when explicitly turned off."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return True
+    return check_flag(value, "verify_tls")
+
+
+_FIELD_CHECKS: Dict[str, Callable[[Any], Any]] = {
+    "base_url": check_base_url,
+    "auth_header": check_auth_header,
+    "verify_tls": check_verify_tls,
+    "ca_bundle": check_ca_bundle,
+    "timeout": check_timeout,
+}
+
+
+def check_account_fields(fields: Mapping[str, Any]) -> None:
+    """Check the non-secret fields present in ``fields`` (a REST create/edit payload)."""
+    for name, check in _FIELD_CHECKS.items():
+        if name in fields:
+            check(fields[name])
+
+
+def parse_account(name: str, stanza: Mapping[str, Any]) -> AccountSettings:
+    """Build :class:`AccountSettings` from a decrypted account stanza."""
+    api_key = str(stanza.get("api_key") or "").strip()
+    if not api_key:
+        raise ConfigurationError(
+            "api_key",
+            f"Account {name!r} has no API key; enter one in Configuration > Accounts.",
+        )
+    return AccountSettings(
+        name=name,
+        api_key=api_key,
+        base_url=check_base_url(stanza.get("base_url") or DEFAULT_BASE_URL),
+        auth_header=check_auth_header(stanza.get("auth_header")),
+        verify_tls=check_verify_tls(stanza.get("verify_tls")),
+        ca_bundle=check_ca_bundle(stanza.get("ca_bundle")),
+        timeout_seconds=check_timeout(stanza.get("timeout")),
+    )
