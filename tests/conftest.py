@@ -45,6 +45,15 @@ def app_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def installed_app(app_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The built add-on as Splunk lays it out: ``$SPLUNK_HOME/etc/apps/TA-socdefenders``."""
+    apps = tmp_path_factory.mktemp("splunk_home") / "etc" / "apps"
+    apps.mkdir(parents=True)
+    (apps / APP_NAME).symlink_to(app_dir, target_is_directory=True)
+    return apps / APP_NAME
+
+
+@pytest.fixture(scope="session")
 def package_file(version: str) -> Path:
     tarball = REPO / "dist" / f"{APP_NAME}-{version}.tar.gz"
     if not tarball.is_file():

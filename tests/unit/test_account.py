@@ -91,7 +91,8 @@ def test_timeout_out_of_range(given: str) -> None:
 
 
 def test_check_account_fields_checks_only_what_the_payload_holds(tmp_path) -> None:
-    check_account_fields({"name": "prod", "api_key": FAKE_KEY})  # nothing to check: passes
+    check_account_fields({"name": "prod", "api_key": FAKE_KEY})
+    check_account_fields({"api_key": "******"})  # UCC's placeholder for "unchanged"
     check_account_fields({"base_url": "https://socdefenders.ai", "timeout": "60"})
     with pytest.raises(ConfigurationError) as raised:
         check_account_fields({"base_url": "https://socdefenders.ai", "auth_header": "basic"})
@@ -137,9 +138,16 @@ def test_tls_verification_is_off_only_when_turned_off(flag: str, expected: bool)
 
 
 def test_parse_account_without_key_names_the_account() -> None:
-    with pytest.raises(ConfigurationError, match="'prod' has no API key") as raised:
+    with pytest.raises(ConfigurationError, match="'prod': The API key is empty") as raised:
         parse_account("prod", {"api_key": "  "})
     assert raised.value.field == "api_key"
+
+
+def test_api_key_with_inner_whitespace_is_refused_without_echoing_it() -> None:
+    pasted = "sk_live_FAKE PASTED_TWICE"
+    with pytest.raises(ConfigurationError, match="must not contain spaces") as raised:
+        check_account_fields({"api_key": pasted})
+    assert "PASTED" not in str(raised.value)
 
 
 def test_api_key_stays_out_of_repr_and_str() -> None:

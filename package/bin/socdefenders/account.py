@@ -104,6 +104,22 @@ def check_base_url(value: str) -> str:
     return f"{scheme}://{parts.netloc}"
 
 
+def check_api_key(value: Optional[str]) -> str:
+    """Return the key without surrounding whitespace; the message never repeats the key."""
+    key = (value or "").strip()
+    if not key:
+        raise ConfigurationError(
+            "api_key", "The API key is empty; paste the key from your SOC Defenders dashboard."
+        )
+    if any(character.isspace() for character in key):
+        raise ConfigurationError(
+            "api_key",
+            "The API key must not contain spaces or line breaks; paste the key exactly "
+            "as your SOC Defenders dashboard shows it.",
+        )
+    return key
+
+
 def check_ca_bundle(value: Optional[str]) -> Optional[str]:
     """Return the CA bundle path (``None`` when empty), or raise ``ConfigurationError``."""
     path = (value or "").strip()
@@ -168,6 +184,7 @@ def check_verify_tls(value: Union[str, bool, int, None]) -> bool:
 
 
 _FIELD_CHECKS: Dict[str, Callable[[Any], Any]] = {
+    "api_key": check_api_key,
     "base_url": check_base_url,
     "auth_header": check_auth_header,
     "verify_tls": check_verify_tls,
@@ -185,12 +202,12 @@ def check_account_fields(fields: Mapping[str, Any]) -> None:
 
 def parse_account(name: str, stanza: Mapping[str, Any]) -> AccountSettings:
     """Build :class:`AccountSettings` from a decrypted account stanza."""
-    api_key = str(stanza.get("api_key") or "").strip()
-    if not api_key:
+    try:
+        api_key = check_api_key(stanza.get("api_key"))
+    except ConfigurationError as error:
         raise ConfigurationError(
-            "api_key",
-            f"Account {name!r} has no API key; enter one in Configuration > Accounts.",
-        )
+            "api_key", f"Account {name!r}: {error} (Configuration > Accounts)"
+        ) from None
     return AccountSettings(
         name=name,
         api_key=api_key,

@@ -1,0 +1,1 @@
+"""Stand-in for Splunk's private ``splunk`` package (tests only; see ../README.md)."""
