@@ -14,15 +14,13 @@ from enum import Enum
 from typing import Any, Callable, Dict, Mapping, Optional, Union
 from urllib.parse import urlsplit
 
+from .conf_values import as_flag, as_text, seconds_in_range
 from .errors import ConfigurationError
 
 DEFAULT_BASE_URL = "https://socdefenders.ai"
 DEFAULT_TIMEOUT_SECONDS = 30
 MIN_TIMEOUT_SECONDS = 1
 MAX_TIMEOUT_SECONDS = 300
-
-_TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y", "on"})
-_FALSE_WORDS = frozenset({"0", "false", "f", "no", "n", "off", ""})
 
 
 class AuthHeader(str, Enum):
@@ -67,7 +65,7 @@ def check_base_url(value: str) -> str:
     Only ``https://`` is accepted; ``http://`` only for loopback hosts (local test
     servers), because the API key would otherwise cross the network in clear text.
     """
-    text = (value or "").strip()
+    text = as_text(value)
     parts = urlsplit(text)
     scheme = parts.scheme.lower()
     if scheme not in ("https", "http") or not parts.hostname:
@@ -106,7 +104,7 @@ def check_base_url(value: str) -> str:
 
 def check_api_key(value: Optional[str]) -> str:
     """Return the key without surrounding whitespace; the message never repeats the key."""
-    key = (value or "").strip()
+    key = as_text(value)
     if not key:
         raise ConfigurationError(
             "api_key", "The API key is empty; paste the key from your SOC Defenders dashboard."
@@ -122,7 +120,7 @@ def check_api_key(value: Optional[str]) -> str:
 
 def check_ca_bundle(value: Optional[str]) -> Optional[str]:
     """Return the CA bundle path (``None`` when empty), or raise ``ConfigurationError``."""
-    path = (value or "").strip()
+    path = as_text(value)
     if not path:
         return None
     if not os.path.isabs(path):
@@ -140,22 +138,18 @@ def check_ca_bundle(value: Optional[str]) -> Optional[str]:
 
 
 def check_timeout(value: Union[str, int, None]) -> int:
-    text = str(value if value is not None else "").strip() or str(DEFAULT_TIMEOUT_SECONDS)
-    try:
-        seconds = int(text)
-    except ValueError:
-        seconds = 0
-    if not MIN_TIMEOUT_SECONDS <= seconds <= MAX_TIMEOUT_SECONDS:
-        raise ConfigurationError(
-            "timeout",
-            f"Request timeout {text!r} must be a whole number of seconds from "
-            f"{MIN_TIMEOUT_SECONDS} to {MAX_TIMEOUT_SECONDS}.",
-        )
-    return seconds
+    return seconds_in_range(
+        value,
+        "timeout",
+        "Request timeout",
+        MIN_TIMEOUT_SECONDS,
+        MAX_TIMEOUT_SECONDS,
+        default=DEFAULT_TIMEOUT_SECONDS,
+    )
 
 
 def check_auth_header(value: Optional[str]) -> AuthHeader:
-    text = (value or "").strip() or AuthHeader.BEARER.value
+    text = as_text(value) or AuthHeader.BEARER.value
     try:
         return AuthHeader(text)
     except ValueError:
@@ -165,22 +159,11 @@ def check_auth_header(value: Optional[str]) -> AuthHeader:
         ) from None
 
 
-def check_flag(value: Union[str, bool, int, None], field_name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value if value is not None else "").strip().lower()
-    if text in _TRUE_WORDS:
-        return True
-    if text in _FALSE_WORDS:
-        return False
-    raise ConfigurationError(field_name, f"{field_name} {text!r} is neither true nor false.")
-
-
 def check_verify_tls(value: Union[str, bool, int, None]) -> bool:
     """Missing means on: TLS verification is only ever off when explicitly turned off."""
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if not as_text(value):
         return True
-    return check_flag(value, "verify_tls")
+    return as_flag(value, "verify_tls")
 
 
 _FIELD_CHECKS: Dict[str, Callable[[Any], Any]] = {

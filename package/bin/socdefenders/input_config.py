@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from .conf_values import as_text, seconds_in_range
 from .errors import ConfigurationError
 
 MIN_INTERVAL_SECONDS = 60  # the Pro tier allows 1,000 requests a minute; once a minute is plenty
@@ -16,22 +17,13 @@ def check_interval(value: Any) -> int:
     Cron schedules are refused too: the dashboards detect a stalled input from the
     expected spacing of events, which needs a fixed interval.
     """
-    text = str(value if value is not None else "").strip()
-    try:
-        seconds = int(text)
-    except ValueError:
-        seconds = 0
-    if not MIN_INTERVAL_SECONDS <= seconds <= MAX_INTERVAL_SECONDS:
-        raise ConfigurationError(
-            "interval",
-            f"Interval {text!r} must be a whole number of seconds from "
-            f"{MIN_INTERVAL_SECONDS} to {MAX_INTERVAL_SECONDS}.",
-        )
-    return seconds
+    return seconds_in_range(
+        value, "interval", "Interval", MIN_INTERVAL_SECONDS, MAX_INTERVAL_SECONDS
+    )
 
 
 def check_input_parameters(parameters: Mapping[str, Any]) -> None:
     """Check what splunkd passes to ``--validate-arguments`` for a new or edited input."""
-    if not str(parameters.get("account") or "").strip():
+    if not as_text(parameters.get("account")):
         raise ConfigurationError("account", "Choose the SOC Defenders account this input uses.")
     check_interval(parameters.get("interval"))
