@@ -1,8 +1,9 @@
 """Saving an account through the built REST handler: UCC's validators, then ours.
 
 Runs inside each Splunk Python with only the add-on's lib/ and the stand-in ``splunk``
-package importable, and calls what splunktaucclib's ``handleCreate`` calls, in its order:
-the handler's create hook (our checks), then the endpoint model's field validation.
+package importable, and calls what splunktaucclib's ``handleCreate`` / ``handleEdit`` call,
+in their order: the handler's create or edit hook (our checks), then the endpoint
+model's field validation.
 """
 
 from __future__ import annotations
@@ -28,11 +29,14 @@ from ta_socdefenders_rh_account import endpoint
 from ta_socdefenders_account_validation import AccountValidationHandler
 
 handler = object.__new__(AccountValidationHandler)
+action = sys.argv[3]
+hook = getattr(handler, action + "_hook")
+existing = {"name": "prod"} if action == "edit" else None
 verdicts = {}
 for label, payload in json.loads(sys.stdin.read()).items():
     try:
-        handler.create_hook("FAKE_SESSION_KEY", "account", "prod", payload)
-        endpoint.validate("prod", payload)
+        hook("FAKE_SESSION_KEY", "account", "prod", payload)
+        endpoint.validate("prod", payload, existing)
         verdicts[label] = "saved"
     except RestError as error:
         verdicts[label] = [error.status, error.message]
@@ -59,11 +63,22 @@ CASES = {
 }
 
 
-@pytest.fixture
-def verdicts(splunk_python: str, installed_app: Path) -> dict:
+@pytest.fixture(params=["create", "edit"])
+def verdicts(request: pytest.FixtureRequest, splunk_python: str, installed_app: Path) -> dict:
     bin_dir = installed_app / "bin"
     result = subprocess.run(
-        [splunk_python, "-E", "-s", "-S", "-c", DRIVER, str(bin_dir), str(SUPPORT)],
+        [
+            splunk_python,
+            "-B",
+            "-E",
+            "-s",
+            "-S",
+            "-c",
+            DRIVER,
+            str(bin_dir),
+            str(SUPPORT),
+            request.param,
+        ],
         input=json.dumps(CASES),
         capture_output=True,
         text=True,
@@ -86,7 +101,7 @@ def test_valid_accounts_are_saved(verdicts: dict) -> None:
     [
         ("http", "must use https://"),
         ("key_with_space", "must not contain spaces"),
-        ("bad_header", "is not one of: bearer, x_api_key"),
+        ("bad_header", "must be one of: bearer, x_api_key"),
         ("timeout_zero", "1 to 300"),
         ("missing_ca", "does not exist"),
         ("no_key", "The API key is empty"),

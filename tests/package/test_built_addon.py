@@ -23,10 +23,11 @@ def run_input_script(
 
     ``-E`` ignores PYTHONPATH, ``-s`` the user site, ``-S`` the interpreter's
     site-packages: every third-party import must come from the package's lib/.
+    ``-B`` keeps the built tree free of byte-code caches.
     (Not ``-I``: splunkd runs the script with its folder on sys.path, as here.)
     """
     return subprocess.run(
-        [python, "-E", "-s", "-S", str(app_dir / "bin" / f"{INPUT}.py"), *args],
+        [python, "-B", "-E", "-s", "-S", str(app_dir / "bin" / f"{INPUT}.py"), *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -101,6 +102,31 @@ def test_validate_arguments_explains_a_bad_input(
     assert message in error.findtext("message")
 
 
+def input_definition(stanza: str = "prod_stats") -> str:
+    """stdin of a stream-mode run, as splunkd sends it (see splunkd-contract, section 1)."""
+    return f"""<input>
+  <server_host>sh1</server_host>
+  <server_uri>https://127.0.0.1:8089</server_uri>
+  <session_key>FAKE_SESSION_KEY</session_key>
+  <checkpoint_dir>/tmp/none</checkpoint_dir>
+  <configuration>
+    <stanza name="{INPUT}://{stanza}" app="TA-socdefenders">
+      <param name="account">prod</param>
+      <param name="index">main</param>
+      <param name="interval">900</param>
+    </stanza>
+  </configuration>
+</input>"""
+
+
+def test_enabled_input_says_it_does_not_collect_yet(splunk_python: str, app_dir: Path) -> None:
+    """0.1.0 has no collection: a run must fail loudly, not write made-up events."""
+    result = run_input_script(splunk_python, app_dir, stdin=input_definition())
+    assert result.returncode == 1
+    assert "does not collect data yet" in result.stderr
+    assert "<event" not in result.stdout
+
+
 def test_python_required_covers_splunk_9_and_10(app_dir: Path) -> None:
     inputs = read_conf(app_dir / "default" / "inputs.conf")
     assert inputs[INPUT]["python.required"] == "3.9, 3.13"
@@ -153,6 +179,8 @@ def test_monitoring_dashboard_page_is_built(app_dir: Path) -> None:
 
 def test_built_tree_and_package_hold_no_compiled_files(app_dir: Path, package_file: Path) -> None:
     assert [p for p in app_dir.rglob("*") if p.is_file() and is_compiled(p)] == []
+    assert list(app_dir.rglob("__pycache__")) == []
+    assert list(app_dir.rglob("*.pyc")) == []
     with tarfile.open(package_file) as tar:
         names = tar.getnames()
     assert names

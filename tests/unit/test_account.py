@@ -59,10 +59,31 @@ def test_base_url_rejections_say_what_to_do(given: str, words: str) -> None:
     assert raised.value.field == "base_url"
 
 
-def test_base_url_error_never_echoes_embedded_credentials() -> None:
+SECRET = "sk_live_FAKE_SECRET_PASTED_IN_WRONG_FIELD"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("base_url", SECRET),
+        ("base_url", f"ftp://user:{SECRET}@socdefenders.ai"),
+        ("base_url", f"https://user:{SECRET}@socdefenders.ai"),
+        ("base_url", f"https://socdefenders.ai:{SECRET}"),
+        ("base_url", f"https://socdefenders.ai/{SECRET}"),
+        ("base_url", f"http://{SECRET}.example"),
+        ("api_key", f"{SECRET} {SECRET}"),
+        ("auth_header", SECRET),
+        ("verify_tls", SECRET),
+        ("ca_bundle", SECRET),
+        ("ca_bundle", f"/{SECRET}"),
+        ("timeout", SECRET),
+    ],
+)
+def test_no_rejection_repeats_the_value_entered(field: str, value: str) -> None:
     with pytest.raises(ConfigurationError) as raised:
-        check_base_url("https://admin:hunter2-fake@socdefenders.ai")
-    assert "hunter2-fake" not in str(raised.value)
+        check_account_fields({field: value})
+    assert raised.value.field == field
+    assert "FAKE_SECRET" not in str(raised.value)
 
 
 def test_ca_bundle_must_be_an_existing_absolute_file(tmp_path) -> None:

@@ -1,8 +1,9 @@
 """Account settings from Configuration -> Accounts, checked in one place.
 
-The REST handler calls :func:`check_account_fields` when an admin saves an account, and
-the input calls :func:`parse_account` before every poll, so a setting that was valid
-when saved but broke later (a CA bundle deleted from disk) is reported the same way.
+The REST handler calls :func:`check_account_fields` when an admin saves an account;
+:func:`parse_account` applies the same rules to a stored, decrypted stanza, for the input
+to use at run time, so a setting that was valid when saved but broke later (a CA bundle
+deleted from disk) is reported the same way.
 """
 
 from __future__ import annotations
@@ -71,8 +72,7 @@ def check_base_url(value: str) -> str:
     if scheme not in ("https", "http") or not parts.hostname:
         raise ConfigurationError(
             "base_url",
-            f"API base URL {text!r} is not a URL; enter it as https://host, "
-            f"for example {DEFAULT_BASE_URL}.",
+            f"API base URL is not a URL; enter it as https://host, for example {DEFAULT_BASE_URL}.",
         )
     if parts.username is not None or parts.password is not None:
         raise ConfigurationError(
@@ -90,7 +90,7 @@ def check_base_url(value: str) -> str:
         parts.port  # noqa: B018 - parsing the port is the check
     except ValueError:
         raise ConfigurationError(
-            "base_url", f"API base URL {text!r} has an invalid port."
+            "base_url", "API base URL has an invalid port; use a number from 1 to 65535."
         ) from None
     if scheme == "http" and not _is_loopback(parts.hostname):
         raise ConfigurationError(
@@ -126,12 +126,12 @@ def check_ca_bundle(value: Optional[str]) -> Optional[str]:
     if not os.path.isabs(path):
         raise ConfigurationError(
             "ca_bundle",
-            f"CA bundle path {path!r} must be an absolute path to a PEM file.",
+            "CA bundle path must be an absolute path to a PEM file.",
         )
     if not os.path.isfile(path):
         raise ConfigurationError(
             "ca_bundle",
-            f"CA bundle {path!r} does not exist or is not a file on this Splunk node; "
+            "CA bundle path does not exist or is not a file on this Splunk node; "
             "copy the PEM file there or clear the field to use the default CA bundle.",
         )
     return path
@@ -155,7 +155,7 @@ def check_auth_header(value: Optional[str]) -> AuthHeader:
     except ValueError:
         choices = ", ".join(h.value for h in AuthHeader)
         raise ConfigurationError(
-            "auth_header", f"Key header {text!r} is not one of: {choices}."
+            "auth_header", f"Send the API key as must be one of: {choices}."
         ) from None
 
 

@@ -1,4 +1,8 @@
-"""Reading values as Splunk stores them in .conf files: everything arrives as a string."""
+"""Reading values as Splunk stores them in .conf files: everything arrives as a string.
+
+Error messages never repeat the value entered: an API key pasted into the wrong field
+must not end up in a REST response or a log line.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ def seconds_in_range(
         seconds = low - 1  # not a whole number: reported like any value out of range
     if not low <= seconds <= high:
         raise ConfigurationError(
-            field, f"{label} {text!r} must be a whole number of seconds from {low} to {high}."
+            field, f"{label} must be a whole number of seconds from {low} to {high}."
         )
     return seconds
 
@@ -41,4 +45,4 @@ def as_flag(value: Any, field: str) -> bool:
         return True
     if text in _FALSE_WORDS:
         return False
-    raise ConfigurationError(field, f"{field} {text!r} is neither true nor false.")
+    raise ConfigurationError(field, f"{field} must be true or false (1 or 0).")
