@@ -46,6 +46,7 @@ def test_base_url_accepts_https_and_loopback_http(given: str, normalised: str) -
         ("socdefenders.ai", "is not a URL"),
         ("", "is not a URL"),
         ("https://", "is not a URL"),
+        ("https://socdefenders .ai", "is not a URL"),
         ("https://socdefenders.ai/api/v1/iocs/stats", "without a path"),
         ("https://socdefenders.ai?x=1", "without a path"),
         ("https://user:secret@socdefenders.ai", "must not contain a user name or password"),

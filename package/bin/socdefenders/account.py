@@ -69,7 +69,7 @@ def check_base_url(value: str) -> str:
     text = as_text(value)
     parts = urlsplit(text)
     scheme = parts.scheme.lower()
-    if scheme not in ("https", "http") or not parts.hostname:
+    if scheme not in ("https", "http") or not parts.hostname or any(c.isspace() for c in text):
         raise ConfigurationError(
             "base_url",
             f"API base URL is not a URL; enter it as https://host, for example {DEFAULT_BASE_URL}.",
