@@ -1,13 +1,51 @@
 """Glue between splunkd and the ``socdefenders`` core for the socdefenders_ioc_stats input.
 
 The generated ``socdefenders_ioc_stats.py`` (splunklib ``Script``) calls these two
-functions; everything that is not Splunk plumbing lives in the core package.
+functions. This module only talks to Splunk: it reads the configuration through solnlib,
+writes events through splunklib, keeps checkpoints in the KV store and logs through
+solnlib. Collecting, validating and shaping the data is the core's job.
 """
 
+from __future__ import annotations
+
+import configparser
+import os
+from typing import Any, Callable, Dict, Mapping, Optional
+from urllib.parse import urlsplit
+
 import import_declare_test  # noqa: F401 - puts lib/ on sys.path
+from solnlib import conf_manager, log
+from solnlib.credentials import CredentialNotExistException
+from solnlib.modular_input.checkpointer import KVStoreCheckpointer
+from splunklib import binding
 from splunklib import modularinput as smi
 
-from socdefenders.input_config import check_input_parameters
+from socdefenders.account import AccountSettings, parse_account
+from socdefenders.checkpoint import PreviousSnapshot, previous_from_state
+from socdefenders.client import StatsClient
+from socdefenders.errors import CheckpointError, CollectionError, ConfigurationError, ErrorCategory
+from socdefenders.event import SOURCETYPE, source_for
+from socdefenders.input_config import check_input_parameters, check_interval
+from socdefenders.log_fields import SecretRedactor, format_fields
+from socdefenders.poll import poll
+from socdefenders.proxy import proxy_url
+from socdefenders.retry import RetryPolicy
+from socdefenders.timestamps import epoch_seconds
+
+APP = "TA-socdefenders"
+ACCOUNT_CONF = "ta_socdefenders_account"
+SETTINGS_CONF = "ta_socdefenders_settings"
+CHECKPOINT_COLLECTION = "ta_socdefenders_checkpoints"
+LOG_NAME = "ta-socdefenders_socdefenders_ioc_stats"  # UCC's monitoring page reads *ta-socdefenders*
+DEFAULT_INTERVAL_SECONDS = 900
+
+_LOG_BY_CATEGORY: Dict[ErrorCategory, Callable[..., None]] = {
+    ErrorCategory.AUTHENTICATION: log.log_authentication_error,
+    ErrorCategory.PERMISSION: log.log_permission_error,
+    ErrorCategory.CONNECTION: log.log_connection_error,
+    ErrorCategory.SERVER: log.log_server_error,
+    ErrorCategory.CONFIGURATION: log.log_configuration_error,
+}
 
 
 def validate_input(definition: smi.ValidationDefinition) -> None:
@@ -15,8 +53,235 @@ def validate_input(definition: smi.ValidationDefinition) -> None:
     check_input_parameters(definition.parameters)
 
 
-def stream_events(inputs: smi.InputDefinition, event_writer: smi.EventWriter) -> None:
-    """Not built yet: collection arrives with the next issue (README, "Status")."""
-    raise NotImplementedError(
-        "the socdefenders_ioc_stats input does not collect data yet; see README, Status"
+def app_version() -> str:
+    """The add-on version from ``default/app.conf``, for the User-Agent header."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(
+        os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "default", "app.conf")
     )
+    return parser.get("id", "version", fallback="unknown")
+
+
+def realm(conf_name: str) -> str:
+    """Where UCC keeps the encrypted fields of ``conf_name`` in storage/passwords."""
+    return f"__REST_CREDENTIAL__#{APP}#configs/conf-{conf_name}"
+
+
+def splunkd_error(error: binding.HTTPError, what: str) -> CollectionError:
+    return CollectionError(
+        f"splunkd answered HTTP {error.status} when the input read {what}",
+        fix="check splunkd's health in splunkd.log; the next run tries again",
+        category=ErrorCategory.SERVER,
+    )
+
+
+class SplunkdConnection:
+    """What one run reads from splunkd, each piece once, on the ``server_uri`` splunkd gave."""
+
+    def __init__(self, metadata: Mapping[str, Any]) -> None:
+        uri = urlsplit(metadata["server_uri"])
+        self.session_key: str = metadata["session_key"]
+        self.address: Dict[str, Any] = {
+            "scheme": uri.scheme,
+            "host": uri.hostname,
+            "port": uri.port,
+        }
+        self._accounts: Optional[conf_manager.ConfFile] = None
+        self._checkpoints: Optional[KVStoreCheckpointer] = None
+
+    def _conf(self, name: str) -> conf_manager.ConfFile:
+        manager = conf_manager.ConfManager(self.session_key, APP, realm=realm(name), **self.address)
+        return manager.get_conf(name)
+
+    def settings(self) -> Dict[str, Dict[str, Any]]:
+        """All stanzas of the settings conf (``logging``, ``proxy``), secrets decrypted."""
+        try:
+            return self._conf(SETTINGS_CONF).get_all()
+        except binding.HTTPError as error:
+            raise splunkd_error(error, f"{SETTINGS_CONF}.conf") from None
+        except conf_manager.ConfManagerException:
+            raise ConfigurationError(
+                "settings",
+                f"{SETTINGS_CONF}.conf is missing",
+                fix="reinstall the add-on; its default settings file is not visible to splunkd",
+            ) from None
+
+    def account(self, name: str) -> Dict[str, Any]:
+        try:
+            if self._accounts is None:
+                self._accounts = self._conf(ACCOUNT_CONF)
+            return self._accounts.get(name)
+        except (conf_manager.ConfStanzaNotExistException, conf_manager.ConfManagerException):
+            raise ConfigurationError(
+                "account",
+                f"the account {name!r} does not exist",
+                fix="create it in Configuration > Accounts or choose another account for the "
+                "input in Inputs",
+            ) from None
+        except CredentialNotExistException:
+            raise ConfigurationError(
+                "api_key",
+                f"the API key of account {name!r} is missing from Splunk's credential store",
+                fix="enter the key again in Configuration > Accounts",
+            ) from None
+        except binding.HTTPError as error:
+            raise splunkd_error(error, f"account {name!r}") from None
+
+    @property
+    def checkpoints(self) -> KVStoreCheckpointer:
+        if self._checkpoints is None:
+            self._checkpoints = KVStoreCheckpointer(
+                CHECKPOINT_COLLECTION, self.session_key, APP, **self.address
+            )
+        return self._checkpoints
+
+
+class InputRun:
+    """One run of the input process: every stanza splunkd handed over, one after another."""
+
+    def __init__(self, inputs: smi.InputDefinition, event_writer: smi.EventWriter) -> None:
+        self.splunkd = SplunkdConnection(inputs.metadata)
+        self.inputs = inputs.inputs
+        self.event_writer = event_writer
+        self.redactor = SecretRedactor()
+        self.logger = log.Logs().get_logger(LOG_NAME)
+        if self.redactor not in self.logger.filters:
+            self.logger.addFilter(self.redactor)
+        self.user_agent = f"{APP}/{app_version()}"
+
+    def run(self) -> None:
+        try:
+            settings = self.splunkd.settings()
+        except CollectionError as error:
+            for stanza_name, params in self.inputs.items():
+                self.log_failure(error, stanza_name, params)
+            return
+        proxy_stanza = settings.get("proxy", {})
+        self.redactor.add([str(proxy_stanza.get("proxy_password") or "")])
+        level = str(settings.get("logging", {}).get("loglevel") or "INFO").upper()
+        self.logger.setLevel(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO")
+        for stanza_name, params in self.inputs.items():
+            try:
+                self.collect(stanza_name, params, proxy_stanza)
+            except CollectionError as error:
+                self.log_failure(error, stanza_name, params)
+            except Exception as error:  # one broken input must not stop the others
+                log.log_exception(
+                    self.logger,
+                    error,
+                    exc_label="Unexpected Error",
+                    msg_before=self.line("poll_failed", stanza_name, params),
+                )
+
+    def line(self, action: str, stanza_name: str, params: Mapping[str, Any], **fields: Any) -> str:
+        return format_fields(
+            {
+                "action": action,
+                "account": params.get("account") or "-",
+                "input": stanza_name.split("://", 1)[-1],
+                **fields,
+            }
+        )
+
+    def log_failure(
+        self, error: CollectionError, stanza_name: str, params: Mapping[str, Any]
+    ) -> None:
+        """The single ERROR line of a failed poll, through solnlib's categorised helpers."""
+        message = self.line("poll_failed", stanza_name, params, **error.log_fields())
+        helper = _LOG_BY_CATEGORY.get(error.category)
+        if helper is None:
+            log.log_exception(
+                self.logger, error, exc_label=error.category.value, full_msg=False,
+                msg_before=message,
+            )  # fmt: skip
+        else:
+            helper(self.logger, error, full_msg=False, msg_before=message)
+
+    def previous_snapshot(
+        self, input_name: str, stanza_name: str, params: Mapping[str, Any]
+    ) -> Optional[PreviousSnapshot]:
+        """The last saved snapshot; a missing, unreadable or corrupt one means none."""
+        try:
+            return previous_from_state(self.splunkd.checkpoints.get(input_name))
+        except (CheckpointError, ValueError, KeyError, TypeError):
+            reason = "the saved checkpoint is corrupt"
+        except (binding.HTTPError, OSError):
+            reason = "the KV store could not be read"
+        self.logger.warning(
+            self.line(
+                "checkpoint_ignored", stanza_name, params, reason=reason,
+                effect="this snapshot is written without delta, like a first snapshot",
+            )
+        )  # fmt: skip
+        return None
+
+    def save_checkpoint(
+        self, input_name: str, state: Dict[str, Any], stanza_name: str, params: Mapping[str, Any]
+    ) -> None:
+        try:
+            self.splunkd.checkpoints.update(input_name, state)
+        except (binding.HTTPError, OSError, CheckpointError) as error:
+            self.logger.error(
+                self.line(
+                    "checkpoint_not_saved", stanza_name, params,
+                    category=ErrorCategory.SERVER.value,
+                    reason=f"the KV store refused the checkpoint ({type(error).__name__})",
+                    effect="the event was written; the next snapshot's delta spans back to the "
+                    "last saved checkpoint (see seconds_since_previous)",
+                )
+            )  # fmt: skip
+
+    def collect(
+        self, stanza_name: str, params: Mapping[str, Any], proxy_stanza: Mapping[str, Any]
+    ) -> None:
+        input_name = stanza_name.split("://", 1)[-1]
+        account_name = str(params.get("account") or "")
+        if not account_name:
+            raise ConfigurationError(
+                "account", "the input has no account", fix="choose an account for it in Inputs"
+            )
+        stanza = self.splunkd.account(account_name)
+        self.redactor.add([str(stanza.get("api_key") or "")])
+        account: AccountSettings = parse_account(account_name, stanza)
+        client = StatsClient(
+            account,
+            user_agent=self.user_agent,
+            retry_policy=RetryPolicy.for_interval(interval_of(params)),
+            proxy_url=proxy_url(proxy_stanza),
+        )
+        try:
+            previous = self.previous_snapshot(input_name, stanza_name, params)
+            result = poll(
+                client, account_name=account_name, input_name=input_name, previous=previous
+            )
+        finally:
+            client.close()
+        host = str(params.get("host") or "")
+        index = params.get("index") or None
+        self.event_writer.write_event(
+            smi.Event(
+                data=result.event_json(),
+                time=f"{epoch_seconds(result.collected_at):.3f}",
+                index=index,
+                host=None if not host or host.startswith("$") else host,
+                source=source_for(input_name),
+                sourcetype=SOURCETYPE,
+            )
+        )
+        log.events_ingested(
+            self.logger, stanza_name, SOURCETYPE, 1, index or "default", account=account_name
+        )
+        self.logger.info(self.line("poll_succeeded", stanza_name, params, **result.log_fields()))
+        self.save_checkpoint(input_name, result.checkpoint, stanza_name, params)
+
+
+def interval_of(params: Mapping[str, Any]) -> int:
+    try:
+        return check_interval(params.get("interval"))
+    except ConfigurationError:
+        return DEFAULT_INTERVAL_SECONDS
+
+
+def stream_events(inputs: smi.InputDefinition, event_writer: smi.EventWriter) -> None:
+    """Runs once per interval: one event per input whose poll succeeds."""
+    InputRun(inputs, event_writer).run()

@@ -1,0 +1,142 @@
+"""The stats document, validated: what one 200 answer of /api/v1/iocs/stats says.
+
+Key sets are open (new IOC types, categories and feed names pass through untouched);
+values must be non-negative integers. Anything else raises
+:class:`~socdefenders.errors.ResponseError` and no event is written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Dict, List, Mapping, Tuple
+
+from .errors import ResponseError  # not a ValueError: passes through json.loads hooks
+
+MAPS = ("by_type", "by_category", "by_source")
+MAX_COUNT = 2**63 - 1  # Splunk stores numbers as 64-bit integers
+
+_ISO_8601 = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?"
+    r"(Z|[+-]\d{2}:?\d{2})?$",
+    re.IGNORECASE,
+)
+_FIX = (
+    "the API answered in an unexpected format; if this persists, give the request_id to "
+    "SOC Defenders support"
+)
+
+
+@dataclass(frozen=True)
+class Totals:
+    """IOC counts per type, category and source feed, as the API sent them."""
+
+    by_type: Dict[str, int]
+    by_category: Dict[str, int]
+    by_source: Dict[str, int]
+
+    def as_dict(self) -> Dict[str, Dict[str, int]]:
+        return {name: dict(getattr(self, name)) for name in MAPS}
+
+    @property
+    def total_iocs(self) -> int:
+        return sum(self.by_type.values())
+
+    @property
+    def consistent(self) -> bool:
+        """Every IOC has one type and one category, so both sums must agree."""
+        return sum(self.by_type.values()) == sum(self.by_category.values())
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    totals: Totals
+    last_updated: str  # exactly as received
+    last_updated_at: datetime  # parsed, timezone-aware (UTC when no offset is given)
+
+
+def invalid(message: str) -> ResponseError:
+    return ResponseError(f"invalid stats document: {message}", fix=_FIX, error_code="invalid_body")
+
+
+def parse_timestamp(text: str) -> datetime:
+    """An ISO 8601 date-time; without an offset it is taken as UTC (the API sends UTC)."""
+    match = _ISO_8601.match(text)
+    if not match:
+        raise ValueError("not an ISO 8601 date-time")
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    fraction, offset = match.group(7) or "", match.group(8)
+    microsecond = int((fraction + "000000")[:6])
+    zone = timezone.utc
+    if offset and offset.upper() != "Z":
+        sign = -1 if offset[0] == "-" else 1
+        digits = offset[1:].replace(":", "")
+        zone = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+    return datetime(year, month, day, hour, minute, second, microsecond, tzinfo=zone)
+
+
+def _reject_duplicates(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
+    document: Dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise invalid(f"the key {json.dumps(key)[:80]} appears twice in one object")
+        document[key] = value
+    return document
+
+
+def _reject_constant(name: str) -> Any:
+    raise invalid(f"{name} is not a JSON number")
+
+
+def decode_json(body: bytes) -> Any:
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise invalid("the body is not UTF-8 text") from None
+    try:
+        return json.loads(
+            text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+        )
+    except ValueError:
+        snippet = " ".join(text[:40].split())
+        raise invalid(f"the body is not JSON (it starts with {snippet!r})") from None
+    except RecursionError:
+        raise invalid("the body nests too deeply") from None
+
+
+def parse_counts(totals: Mapping[str, Any], name: str) -> Dict[str, int]:
+    counts = totals.get(name)
+    if not isinstance(counts, dict):
+        state = "missing" if counts is None else f"a {type(counts).__name__}, not an object"
+        raise invalid(f"totals.{name} is {state}")
+    for key, value in counts.items():
+        if type(value) is not int or not 0 <= value <= MAX_COUNT:
+            raise invalid(
+                f"totals.{name}[{json.dumps(key, ensure_ascii=False)[:80]}] is "
+                f"{json.dumps(value)[:40]}, not a non-negative integer"
+            )
+    return dict(counts)
+
+
+def parse_snapshot(body: bytes) -> Snapshot:
+    """Validate a 200 body. Unknown top-level keys are ignored, never an error."""
+    document = decode_json(body)
+    if not isinstance(document, dict):
+        raise invalid(f"the body is a JSON {type(document).__name__}, not an object")
+    totals = document.get("totals")
+    if not isinstance(totals, dict):
+        raise invalid("totals is missing or not an object")
+    last_updated = document.get("last_updated")
+    if not isinstance(last_updated, str):
+        raise invalid("last_updated is missing or not a string")
+    try:
+        last_updated_at = parse_timestamp(last_updated)
+    except ValueError:
+        raise invalid(f"last_updated {json.dumps(last_updated)[:60]} is not ISO 8601") from None
+    return Snapshot(
+        totals=Totals(*(parse_counts(totals, name) for name in MAPS)),
+        last_updated=last_updated,
+        last_updated_at=last_updated_at,
+    )

@@ -1,0 +1,22 @@
+"""Times as the add-on writes them: ISO 8601 in UTC with millisecond precision."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def utc_now() -> datetime:
+    """Now, truncated to the millisecond so ``_time`` and ``collected_at`` agree exactly."""
+    now = datetime.now(timezone.utc)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def utc_iso(moment: datetime) -> str:
+    """``2026-11-29T17:45:50.123Z``: the form of ``collected_at`` and of checkpoints."""
+    utc = moment.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def epoch_seconds(moment: datetime) -> float:
+    """The event time splunkd expects: seconds since the epoch, millisecond precision."""
+    return round(moment.timestamp(), 3)
