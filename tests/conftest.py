@@ -65,3 +65,19 @@ def package_file(version: str) -> Path:
 def splunk_python(request: pytest.FixtureRequest) -> str:
     """Path of each interpreter Splunk ships (from pyenv)."""
     return python_for(request.param)
+
+
+@pytest.fixture(scope="session")
+def vendor_api_server(tmp_path_factory: pytest.TempPathFactory):
+    """One vendor API emulator (trusted TLS) for the whole session."""
+    from tests.support.vendor_api import VendorApi
+
+    with VendorApi(tmp_path_factory.mktemp("vendor_api")) as api:
+        yield api
+
+
+@pytest.fixture
+def vendor_api(vendor_api_server):
+    """The shared vendor API emulator, reset before each test."""
+    vendor_api_server.reset()
+    return vendor_api_server
