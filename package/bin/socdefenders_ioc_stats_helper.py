@@ -9,6 +9,7 @@ solnlib. Collecting, validating and shaping the data is the core's job.
 from __future__ import annotations
 
 import configparser
+import logging
 import os
 from typing import Any, Callable, Dict, Mapping, Optional
 from urllib.parse import urlsplit
@@ -136,6 +137,20 @@ class SplunkdConnection:
         return self._checkpoints
 
 
+def route_library_logs(logger: logging.Logger, redactor: SecretRedactor) -> None:
+    """Everything logged in this process goes to the add-on's file, through the redactor.
+
+    Libraries (solnlib, urllib3) log on the root logger; without a handler Python would
+    print those records to stderr, which splunkd files under splunkd.log.
+    """
+    root = logging.getLogger()
+    for handler in logger.handlers:
+        if redactor not in handler.filters:
+            handler.addFilter(redactor)
+        if handler not in root.handlers:
+            root.addHandler(handler)
+
+
 class InputRun:
     """One run of the input process: every stanza splunkd handed over, one after another."""
 
@@ -145,8 +160,7 @@ class InputRun:
         self.event_writer = event_writer
         self.redactor = SecretRedactor()
         self.logger = log.Logs().get_logger(LOG_NAME)
-        if self.redactor not in self.logger.filters:
-            self.logger.addFilter(self.redactor)
+        route_library_logs(self.logger, self.redactor)
         self.user_agent = f"{APP}/{app_version()}"
 
     def run(self) -> None:
@@ -160,6 +174,9 @@ class InputRun:
         self.redactor.add([str(proxy_stanza.get("proxy_password") or "")])
         level = str(settings.get("logging", {}).get("loglevel") or "INFO").upper()
         self.logger.setLevel(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO")
+        # solnlib logs a traceback on the root logger for every exception its retry wrapper
+        # sees, handled ones included: kept for DEBUG, otherwise only its errors.
+        logging.getLogger().setLevel(logging.DEBUG if level == "DEBUG" else logging.ERROR)
         for stanza_name, params in self.inputs.items():
             try:
                 self.collect(stanza_name, params, proxy_stanza)

@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, Optional
 
 from .checkpoint import PreviousSnapshot, checkpoint_state
 from .client import ApiResponse, StatsClient
+from .errors import ResponseError
 from .event import build_event
 from .snapshot import Snapshot, parse_snapshot
 from .timestamps import utc_now
@@ -60,7 +61,11 @@ def poll(
     """Fetch and validate one snapshot; raises ``CollectionError`` when there is none."""
     response = client.fetch()
     collected_at = now()
-    snapshot = parse_snapshot(response.body)
+    try:
+        snapshot = parse_snapshot(response.body)
+    except ResponseError as error:
+        error.status, error.request_id, error.attempts = 200, response.request_id, response.attempts
+        raise
     return PollResult(
         event=build_event(
             snapshot,

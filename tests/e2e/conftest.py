@@ -1,0 +1,76 @@
+"""Fixtures for end-to-end runs of the built input against the emulators."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Dict, Iterable, Iterator, Optional
+
+import pytest
+
+from tests.support.modinput import InputRun, make_splunk_home, run_input
+from tests.support.splunkd import Splunkd
+from tests.support.vendor_api import EXPIRED_KEY, FREE_KEY, PRO_KEY
+
+COLLECTION = "ta_socdefenders_checkpoints"
+FAKE_PROXY_PASSWORD = "FAKE-proxy-password-0000"
+SECRETS = (PRO_KEY, FREE_KEY, EXPIRED_KEY, FAKE_PROXY_PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def splunkd_certificates(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("splunkd_tls")
+
+
+@pytest.fixture
+def splunkd(splunkd_certificates: Path, vendor_api) -> Iterator[Splunkd]:
+    """A fresh splunkd with account ``prod`` (Pro key) pointing at the vendor emulator."""
+    with Splunkd(splunkd_certificates) as server:
+        server.add_account(
+            "prod", PRO_KEY, base_url=vendor_api.base_url, ca_bundle=str(vendor_api.ca_file)
+        )
+        yield server
+        assert server.errors == [], "the splunkd emulator failed to answer a request"
+
+
+class Runner:
+    """Runs the built input in one ``$SPLUNK_HOME`` and checks what no run may ever do."""
+
+    def __init__(self, python: str, splunk_home: Path, splunkd: Splunkd) -> None:
+        self.python = python
+        self.splunk_home = splunk_home
+        self.splunkd = splunkd
+
+    def __call__(self, inputs: Optional[Dict[str, Dict[str, str]]] = None, **kwargs) -> InputRun:
+        run = run_input(
+            self.python,
+            self.splunk_home,
+            self.splunkd,
+            inputs or {"prod_stats": {"account": "prod"}},
+            **kwargs,
+        )
+        assert run.returncode == 0, run.stderr
+        assert "Traceback" not in run.stderr
+        assert_no_secrets(run, self.splunkd)
+        return run
+
+    def checkpoint(self, input_name: str = "prod_stats") -> Optional[dict]:
+        record = self.splunkd.kvstore.get(COLLECTION, {}).get(input_name)
+        return None if record is None else json.loads(record["state"])
+
+
+def assert_no_secrets(run: InputRun, splunkd: Splunkd, secrets: Iterable[str] = SECRETS) -> None:
+    places = {
+        "stdout": run.stdout,
+        "stderr": run.stderr,
+        "log": run.log,
+        "kvstore": json.dumps(splunkd.kvstore),
+    }
+    for place, text in places.items():
+        for secret in secrets:
+            assert secret not in text, f"a secret appeared in {place}"
+
+
+@pytest.fixture
+def run(splunk_python: str, tmp_path: Path, app_dir: Path, splunkd: Splunkd) -> Runner:
+    return Runner(splunk_python, make_splunk_home(tmp_path / "splunk", app_dir), splunkd)

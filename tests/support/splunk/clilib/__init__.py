@@ -1,0 +1,1 @@
+"""Stand-in for ``splunk.clilib`` (tests only; see ../../README.md)."""
