@@ -72,6 +72,11 @@ package: build ## build dist/TA-socdefenders-<version>.tar.gz and print its size
 	$(BUILD_VENV)/bin/ucc-gen package --path $(APP_DIR) --output $(DIST)
 	$(PY39) tools/package_report.py $(PACKAGE) --max-bytes $(PACKAGE_BUDGET_BYTES)
 
+.PHONY: demo
+demo: $(TEST_VENV_313)/.installed ## build, then run the input twice against the local emulators
+	$(MAKE) build
+	$(TEST_VENV_313)/bin/python tools/demo.py --python $(PY313) --app $(APP_DIR)
+
 .PHONY: appinspect
 appinspect: $(APPINSPECT_VENV)/.installed ## vet the package with AppInspect (cloud, private_victoria)
 	test -f $(PACKAGE) || $(MAKE) package

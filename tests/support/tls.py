@@ -40,7 +40,9 @@ def _openssl(*args: str, cwd: Path) -> None:
 def make_server_certificate(directory: Path) -> ServerCertificate:
     """CA-signed certificate for 127.0.0.1; reuses files already made in ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
-    made = ServerCertificate(directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    made = ServerCertificate(
+        directory / "ca.pem", directory / "server.pem", directory / "server.key"
+    )
     if all(path.is_file() for path in (made.ca_file, made.cert_file, made.key_file)):
         return made
     _openssl(
