@@ -12,9 +12,9 @@ import configparser
 import logging
 import os
 from typing import Any, Callable, Dict, Mapping, Optional
-from urllib.parse import urlsplit
 
 import import_declare_test  # noqa: F401 - puts lib/ on sys.path
+from socdefenders_checkpoints import open_checkpoints, splunkd_address
 from solnlib import conf_manager, log
 from solnlib.credentials import CredentialNotExistException
 from solnlib.modular_input.checkpointer import KVStoreCheckpointer
@@ -25,19 +25,22 @@ from socdefenders.account import AccountSettings, parse_account
 from socdefenders.checkpoint import PreviousSnapshot, previous_from_state
 from socdefenders.client import StatsClient
 from socdefenders.errors import CheckpointError, CollectionError, ConfigurationError, ErrorCategory
-from socdefenders.event import SOURCETYPE, source_for
+from socdefenders.event import source_for
 from socdefenders.input_config import check_input_parameters, check_interval
 from socdefenders.log_fields import SecretRedactor, format_fields
+from socdefenders.names import (
+    ACCOUNT_CONF,
+    APP,
+    LOG_NAME,
+    SETTINGS_CONF,
+    SOURCETYPE,
+    credential_realm,
+)
 from socdefenders.poll import poll
 from socdefenders.proxy import proxy_url
 from socdefenders.retry import RetryPolicy
 from socdefenders.timestamps import epoch_seconds
 
-APP = "TA-socdefenders"
-ACCOUNT_CONF = "ta_socdefenders_account"
-SETTINGS_CONF = "ta_socdefenders_settings"
-CHECKPOINT_COLLECTION = "ta_socdefenders_checkpoints"
-LOG_NAME = "ta-socdefenders_socdefenders_ioc_stats"  # UCC's monitoring page reads *ta-socdefenders*
 DEFAULT_INTERVAL_SECONDS = 900
 
 _LOG_BY_CATEGORY: Dict[ErrorCategory, Callable[..., None]] = {
@@ -63,11 +66,6 @@ def app_version() -> str:
     return parser.get("id", "version", fallback="unknown")
 
 
-def realm(conf_name: str) -> str:
-    """Where UCC keeps the encrypted fields of ``conf_name`` in storage/passwords."""
-    return f"__REST_CREDENTIAL__#{APP}#configs/conf-{conf_name}"
-
-
 def splunkd_error(error: binding.HTTPError, what: str) -> CollectionError:
     return CollectionError(
         f"splunkd answered HTTP {error.status} when the input read {what}",
@@ -80,18 +78,16 @@ class SplunkdConnection:
     """What one run reads from splunkd, each piece once, on the ``server_uri`` splunkd gave."""
 
     def __init__(self, metadata: Mapping[str, Any]) -> None:
-        uri = urlsplit(metadata["server_uri"])
+        self.uri: str = metadata["server_uri"]
         self.session_key: str = metadata["session_key"]
-        self.address: Dict[str, Any] = {
-            "scheme": uri.scheme,
-            "host": uri.hostname,
-            "port": uri.port,
-        }
+        self.address = splunkd_address(self.uri)
         self._accounts: Optional[conf_manager.ConfFile] = None
         self._checkpoints: Optional[KVStoreCheckpointer] = None
 
     def _conf(self, name: str) -> conf_manager.ConfFile:
-        manager = conf_manager.ConfManager(self.session_key, APP, realm=realm(name), **self.address)
+        manager = conf_manager.ConfManager(
+            self.session_key, APP, realm=credential_realm(name), **self.address
+        )
         return manager.get_conf(name)
 
     def settings(self) -> Dict[str, Dict[str, Any]]:
@@ -131,9 +127,7 @@ class SplunkdConnection:
     @property
     def checkpoints(self) -> KVStoreCheckpointer:
         if self._checkpoints is None:
-            self._checkpoints = KVStoreCheckpointer(
-                CHECKPOINT_COLLECTION, self.session_key, APP, **self.address
-            )
+            self._checkpoints = open_checkpoints(self.session_key, self.uri)
         return self._checkpoints
 
 

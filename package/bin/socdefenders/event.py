@@ -7,11 +7,10 @@ from datetime import datetime
 from typing import Any, Dict, Optional
 
 from .checkpoint import PreviousSnapshot
+from .names import INPUT_TYPE
 from .snapshot import MAPS, Snapshot, Totals
 from .timestamps import utc_iso
 
-SOURCETYPE = "socdefenders:ioc:stats"
-INPUT_TYPE = "socdefenders_ioc_stats"
 EVENT_SCHEMA = 1
 
 
