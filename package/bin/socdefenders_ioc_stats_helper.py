@@ -160,9 +160,9 @@ class InputRun:
     def run(self) -> None:
         try:
             settings = self.splunkd.settings()
-        except CollectionError as error:
+        except Exception as error:  # splunkd unreachable: every input fails the same way
             for stanza_name, params in self.inputs.items():
-                self.log_failure(error, stanza_name, params)
+                self.log_any_failure(error, stanza_name, params)
             return
         proxy_stanza = settings.get("proxy", {})
         self.redactor.add([str(proxy_stanza.get("proxy_password") or "")])
@@ -174,15 +174,22 @@ class InputRun:
         for stanza_name, params in self.inputs.items():
             try:
                 self.collect(stanza_name, params, proxy_stanza)
-            except CollectionError as error:
-                self.log_failure(error, stanza_name, params)
             except Exception as error:  # one broken input must not stop the others
-                log.log_exception(
-                    self.logger,
-                    error,
-                    exc_label="Unexpected Error",
-                    msg_before=self.line("poll_failed", stanza_name, params),
-                )
+                self.log_any_failure(error, stanza_name, params)
+
+    def log_any_failure(
+        self, error: Exception, stanza_name: str, params: Mapping[str, Any]
+    ) -> None:
+        """A known failure as its categorised line; anything else with its traceback."""
+        if isinstance(error, CollectionError):
+            self.log_failure(error, stanza_name, params)
+        else:
+            log.log_exception(
+                self.logger,
+                error,
+                exc_label="Unexpected Error",
+                msg_before=self.line("poll_failed", stanza_name, params),
+            )
 
     def line(self, action: str, stanza_name: str, params: Mapping[str, Any], **fields: Any) -> str:
         return format_fields(

@@ -102,31 +102,6 @@ def test_validate_arguments_explains_a_bad_input(
     assert message in error.findtext("message")
 
 
-def input_definition(stanza: str = "prod_stats") -> str:
-    """stdin of a stream-mode run, as splunkd sends it (see splunkd-contract, section 1)."""
-    return f"""<input>
-  <server_host>sh1</server_host>
-  <server_uri>https://127.0.0.1:8089</server_uri>
-  <session_key>FAKE_SESSION_KEY</session_key>
-  <checkpoint_dir>/tmp/none</checkpoint_dir>
-  <configuration>
-    <stanza name="{INPUT}://{stanza}" app="TA-socdefenders">
-      <param name="account">prod</param>
-      <param name="index">main</param>
-      <param name="interval">900</param>
-    </stanza>
-  </configuration>
-</input>"""
-
-
-def test_enabled_input_says_it_does_not_collect_yet(splunk_python: str, app_dir: Path) -> None:
-    """0.1.0 has no collection: a run must fail loudly, not write made-up events."""
-    result = run_input_script(splunk_python, app_dir, stdin=input_definition())
-    assert result.returncode == 1
-    assert "does not collect data yet" in result.stderr
-    assert "<event" not in result.stdout
-
-
 def test_python_required_covers_splunk_9_and_10(app_dir: Path) -> None:
     inputs = read_conf(app_dir / "default" / "inputs.conf")
     assert inputs[INPUT]["python.required"] == "3.9, 3.13"
