@@ -9,12 +9,12 @@ model's field validation.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-SUPPORT = Path(__file__).resolve().parent.parent / "support"
+from tests.package.conftest import run_handler_driver
+
 FAKE_KEY = "sk_live_FAKE_TEST_KEY_0000"
 
 # splunkd runs bin/ta_socdefenders_rh_account.py as __main__ and splunktaucclib reads the
@@ -65,29 +65,10 @@ CASES = {
 
 @pytest.fixture(params=["create", "edit"])
 def verdicts(request: pytest.FixtureRequest, splunk_python: str, installed_app: Path) -> dict:
-    bin_dir = installed_app / "bin"
-    result = subprocess.run(
-        [
-            splunk_python,
-            "-B",
-            "-E",
-            "-s",
-            "-S",
-            "-c",
-            DRIVER,
-            str(bin_dir),
-            str(SUPPORT),
-            request.param,
-        ],
-        input=json.dumps(CASES),
-        capture_output=True,
-        text=True,
-        cwd=bin_dir,
-        timeout=60,
-        check=False,
+    output = run_handler_driver(
+        splunk_python, installed_app / "bin", DRIVER, request.param, stdin=json.dumps(CASES)
     )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    return json.loads(output)
 
 
 def test_valid_accounts_are_saved(verdicts: dict) -> None:

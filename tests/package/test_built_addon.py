@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from additional_packaging import is_compiled
+from tests.package.conftest import run_isolated
 
 INPUT = "socdefenders_ioc_stats"
 
@@ -19,22 +20,9 @@ INPUT = "socdefenders_ioc_stats"
 def run_input_script(
     python: str, app_dir: Path, *args: str, stdin: str = ""
 ) -> subprocess.CompletedProcess:
-    """Run bin/socdefenders_ioc_stats.py with only the add-on's own lib/ importable.
-
-    ``-E`` ignores PYTHONPATH, ``-s`` the user site, ``-S`` the interpreter's
-    site-packages: every third-party import must come from the package's lib/.
-    ``-B`` keeps the built tree free of byte-code caches.
-    (Not ``-I``: splunkd runs the script with its folder on sys.path, as here.)
-    """
-    return subprocess.run(
-        [python, "-B", "-E", "-s", "-S", str(app_dir / "bin" / f"{INPUT}.py"), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=app_dir / "bin",
-        timeout=60,
-        check=False,
-    )
+    """Run bin/socdefenders_ioc_stats.py with only the add-on's own lib/ importable."""
+    bin_dir = app_dir / "bin"
+    return run_isolated(python, bin_dir, str(bin_dir / f"{INPUT}.py"), *args, stdin=stdin)
 
 
 def read_conf(path: Path) -> configparser.ConfigParser:

@@ -8,14 +8,13 @@ splunktaucclib's ``handleRemove`` calls it: ``delete_hook`` before the stanza is
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.package.conftest import run_handler_driver
 from tests.support.splunkd import Splunkd
 
-SUPPORT = Path(__file__).resolve().parent.parent / "support"
 COLLECTION = "ta_socdefenders_checkpoints"
 
 DRIVER = """
@@ -36,15 +35,9 @@ except RestError as error:
 
 
 def delete_input(python: str, app: Path, splunkd: Splunkd, name: str):
-    bin_dir = app / "bin"
-    result = subprocess.run(
-        [python, "-B", "-E", "-s", "-S", "-c", DRIVER, str(bin_dir), str(SUPPORT),
-         splunkd.session_key, name],
-        capture_output=True, text=True, cwd=bin_dir, timeout=120, check=False,
-        env={"SPLUNKD_URI": splunkd.uri, "PATH": "/usr/bin:/bin"},
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    env = {"SPLUNKD_URI": splunkd.uri, "PATH": "/usr/bin:/bin"}
+    output = run_handler_driver(python, app / "bin", DRIVER, splunkd.session_key, name, env=env)
+    return json.loads(output)
 
 
 @pytest.fixture
