@@ -26,6 +26,7 @@ def splunkd_certificates(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def splunkd(splunkd_certificates: Path, vendor_api) -> Iterator[Splunkd]:
     """A fresh splunkd with account ``prod`` (Pro key) pointing at the vendor emulator."""
     with Splunkd(splunkd_certificates) as server:
+        server.collections.add(COLLECTION)  # as default/collections.conf creates it
         server.add_account(
             "prod", PRO_KEY, base_url=vendor_api.base_url, ca_bundle=str(vendor_api.ca_file)
         )

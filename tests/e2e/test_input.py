@@ -9,6 +9,7 @@ from datetime import datetime
 import pytest
 
 from tests.e2e.conftest import FAKE_PROXY_PASSWORD, assert_no_secrets
+from tests.support.connect_proxy import Connect, ConnectProxy
 from tests.support.modinput import InputRun
 from tests.support.vendor_api import EXPIRED_KEY, FREE_KEY, Fault
 
@@ -193,3 +194,41 @@ def test_enabled_proxy_without_host_is_a_configuration_error(run, vendor_api) ->
     assert 'exc_l="Configuration Error"' in record
     assert "the proxy is enabled but has no host or port" in record
     assert vendor_api.requests == []
+
+
+def test_the_poll_goes_through_the_proxy_with_its_credentials(run, vendor_api) -> None:
+    with ConnectProxy("svc", FAKE_PROXY_PASSWORD) as proxy:
+        run.splunkd.set_proxy(port=str(proxy.port), username="svc", password=FAKE_PROXY_PASSWORD)
+        result = run()
+        connects = proxy.connects
+    assert json.loads(only_event(result)["data"])["total_iocs"] == 124098
+    assert connects == [Connect(f"127.0.0.1:{vendor_api.port}", authorized=True)]
+    assert len(vendor_api.requests) == 1
+
+
+def test_a_proxy_refusing_the_credentials_is_a_connection_error(run, vendor_api) -> None:
+    with ConnectProxy("svc", "FAKE-other-password") as proxy:
+        run.splunkd.set_proxy(port=str(proxy.port), username="svc", password=FAKE_PROXY_PASSWORD)
+        result = run({"prod_stats": {"account": "prod", "interval": "60"}})
+        connects = proxy.connects
+    assert result.events == []
+    assert connects
+    assert not any(connect.authorized for connect in connects)
+    record = failure_record(result)
+    assert 'exc_l="Connection Error"' in record
+    assert "through the proxy" in record
+    assert "Configuration > Proxy" in record
+    assert vendor_api.requests == []
+
+
+def test_one_poll_costs_one_api_request_and_nine_splunkd_requests(run, vendor_api) -> None:
+    only_event(run())
+    assert len(vendor_api.requests) == 1
+    assert run.splunkd.requests_by_kind() == {
+        "properties": 2,  # solnlib checks that each conf exists
+        "conf": 2,  # the settings conf, the account stanza
+        "passwords": 1,  # the account's key
+        "kvstore_config": 2,  # KVStoreCheckpointer: the collection, then the list of them
+        "kvstore_read": 1,
+        "kvstore_write": 1,
+    }
