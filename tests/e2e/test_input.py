@@ -232,3 +232,13 @@ def test_one_poll_costs_one_api_request_and_nine_splunkd_requests(run, vendor_ap
         "kvstore_read": 1,
         "kvstore_write": 1,
     }
+
+
+def test_a_key_missing_from_the_credential_store_is_a_configuration_error(run) -> None:
+    run.splunkd.passwords.clear()
+    result = run()
+    assert result.events == []
+    record = failure_record(result)
+    assert 'exc_l="Configuration Error"' in record
+    assert "the API key of account 'prod' is missing from Splunk's credential store" in record
+    assert "enter the key again in Configuration > Accounts" in record
