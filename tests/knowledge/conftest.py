@@ -1,0 +1,75 @@
+"""Real events and log lines of the built input, shared by the knowledge-object tests."""
+
+from __future__ import annotations
+
+import configparser
+import json
+import re
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import pytest
+
+from tests.conftest import python_for
+from tests.support.dashboard_fixtures import collect_real_events
+
+VIEW = "socdefenders_ioc_overview"
+
+
+@pytest.fixture(scope="session")
+def real_telemetry(app_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Tuple[list, list]:
+    """(events, log records) written by the built input over 12 polls of two accounts."""
+    return collect_real_events(python_for("3.13"), app_dir, tmp_path_factory.mktemp("telemetry"))
+
+
+def read_conf(path: Path) -> configparser.ConfigParser:
+    """A .conf file as Splunk reads it: backslash-continued lines joined, keys case kept."""
+    parser = configparser.ConfigParser(interpolation=None, strict=False, delimiters=("=",))
+    parser.optionxform = str  # type: ignore[assignment]
+    parser.read_string(re.sub(r"\\\n", " ", path.read_text()) if path.exists() else "")
+    return parser
+
+
+def dashboard_definition(app_dir: Path, view: str = VIEW) -> dict:
+    xml = (app_dir / "default" / "data" / "ui" / "views" / f"{view}.xml").read_text()
+    return json.loads(xml.split("<definition><![CDATA[", 1)[1].split("]]></definition>", 1)[0])
+
+
+def all_searches(app_dir: Path) -> Dict[str, Tuple[str, str]]:
+    """Every search the add-on ships: name -> (SPL, the SPL whose events it reads)."""
+    default = app_dir / "default"
+    searches: Dict[str, Tuple[str, str]] = {}
+    for stanza, settings in read_conf(default / "savedsearches.conf").items():
+        if "search" in settings:
+            searches[f"savedsearches.conf [{stanza}]"] = (settings["search"], settings["search"])
+    for stanza, settings in read_conf(default / "eventtypes.conf").items():
+        if "search" in settings:
+            searches[f"eventtypes.conf [{stanza}]"] = (settings["search"], settings["search"])
+    for stanza, settings in read_conf(default / "macros.conf").items():
+        definition = settings.get("definition", "")
+        if not re.fullmatch(r"\d+", definition.strip()):
+            searches[f"macros.conf [{stanza}]"] = (definition, definition)
+    sources = dashboard_definition(app_dir)["dataSources"]
+    for source_id, source in sources.items():
+        query = source["options"]["query"]
+        base = sources.get(source["options"].get("extend", ""), source)["options"]["query"]
+        searches[f"{VIEW} {source_id}"] = (query, base)
+    return searches
+
+
+def flat_fields(records: List[dict]) -> List[str]:
+    """Every field name in ``records`` (dots between levels); open maps also as ``map.*``."""
+    names = set()
+
+    def walk(prefix: str, value: object) -> None:
+        if isinstance(value, dict):
+            if prefix.count(".") == 1 and prefix.split(".")[1].startswith("by_"):
+                names.add(prefix + ".*")  # totals.by_type.* and delta.by_type.* are open
+            for key, inner in value.items():
+                walk(f"{prefix}.{key}" if prefix else key, inner)
+        else:
+            names.add(prefix)
+
+    for record in records:
+        walk("", record)
+    return sorted(names)
