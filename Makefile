@@ -17,6 +17,8 @@ BUILD_VENV := $(VENV)/build
 APPINSPECT_VENV := $(VENV)/appinspect
 TEST_VENV_39 := $(VENV)/test-py3.9
 TEST_VENV_313 := $(VENV)/test-py3.13
+CONFCHECK_VENV := $(VENV)/confcheck
+SLIM_VENV := $(VENV)/slim
 # ucc-gen 6.6.0 breaks with pip 26 (see README, "Building"): it runs this pip instead.
 UCC_PIP_VERSION := 25.3
 
@@ -47,6 +49,12 @@ $(BUILD_VENV)/.installed: requirements/build.txt
 
 $(APPINSPECT_VENV)/.installed: requirements/appinspect.txt
 	$(call make_venv,$(APPINSPECT_VENV),$(PY311),requirements/appinspect.txt)
+
+$(CONFCHECK_VENV)/.installed: requirements/confcheck.txt
+	$(call make_venv,$(CONFCHECK_VENV),$(PY311),requirements/confcheck.txt)
+
+$(SLIM_VENV)/.installed: requirements/slim.txt
+	$(call make_venv,$(SLIM_VENV),$(PY311),requirements/slim.txt)
 
 $(TEST_VENV_39)/.installed: requirements/test.txt
 	$(call make_venv,$(TEST_VENV_39),$(PY39),requirements/test.txt)
@@ -84,6 +92,14 @@ appinspect: $(APPINSPECT_VENV)/.installed ## vet the package with AppInspect (cl
 	    --appinspect $(APPINSPECT_VENV)/bin/splunk-appinspect \
 	    --reports $(REPORTS)/appinspect --readme README.md
 
+.PHONY: confcheck
+confcheck: $(CONFCHECK_VENV)/.installed $(SLIM_VENV)/.installed ## offline checks of the built add-on: SPL structure, .conf files (ksconf, slim)
+	test -d $(APP_DIR) || $(MAKE) build
+	status=0; \
+	$(PY39) tools/spl_check.py $(APP_DIR) || status=1; \
+	$(PY39) tools/conf_check.py $(APP_DIR) --ksconf $(CONFCHECK_VENV)/bin/ksconf --slim $(SLIM_VENV)/bin/slim || status=1; \
+	exit $$status
+
 .PHONY: lint
 lint: $(TEST_VENV_313)/.installed ## ruff
 	$(TEST_VENV_313)/bin/ruff check .
@@ -96,9 +112,10 @@ unit: $(TEST_VENV_39)/.installed $(TEST_VENV_313)/.installed ## tests on Python 
 	$(TEST_VENV_313)/bin/python -m pytest -q --junitxml=$(REPORTS)/pytest-py3.13.xml
 
 .PHONY: test
-test: ## everything CI checks: lint, package, tests on 3.9 and 3.13, AppInspect gate
+test: ## everything CI checks: lint, package, conf and SPL checks, tests on 3.9 and 3.13, AppInspect gate
 	$(MAKE) lint
 	$(MAKE) package
+	$(MAKE) confcheck
 	$(MAKE) unit
 	$(MAKE) appinspect
 

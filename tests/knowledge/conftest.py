@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import configparser
 import json
 import re
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 from tests.conftest import python_for
 from tests.support.dashboard_fixtures import collect_real_events
+from tools.spl_check import read_conf
 
 VIEW = "socdefenders_ioc_overview"
 
@@ -20,14 +20,6 @@ VIEW = "socdefenders_ioc_overview"
 def real_telemetry(app_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Tuple[list, list]:
     """(events, log records) written by the built input over 12 polls of two accounts."""
     return collect_real_events(python_for("3.13"), app_dir, tmp_path_factory.mktemp("telemetry"))
-
-
-def read_conf(path: Path) -> configparser.ConfigParser:
-    """A .conf file as Splunk reads it: backslash-continued lines joined, keys case kept."""
-    parser = configparser.ConfigParser(interpolation=None, strict=False, delimiters=("=",))
-    parser.optionxform = str  # type: ignore[assignment]
-    parser.read_string(re.sub(r"\\\n", " ", path.read_text()) if path.exists() else "")
-    return parser
 
 
 def dashboard_definition(app_dir: Path, view: str = VIEW) -> dict:
