@@ -49,9 +49,9 @@ def collect_real_events(python: str, app_dir: Path, scratch: Path) -> Tuple[List
         for poll in range(POLLS):
             moment = start + poll * HOUR
             totals = api.body["totals"]
-            api.body["last_updated"] = (moment - timedelta(minutes=20)).strftime(
-                "%Y-%m-%dT%H:%M:%SZ"
-            )
+            # feed_age_seconds is computed by the input against the real clock
+            fresh = datetime.now(timezone.utc) - timedelta(minutes=20 + poll)
+            api.body["last_updated"] = fresh.strftime("%Y-%m-%dT%H:%M:%SZ")
             if poll == POLLS - 2:  # a failed poll of one account, as a key goes bad
                 splunkd.add_account("lab", FREE_KEY, base_url=api.base_url,
                                     ca_bundle=str(api.ca_file))  # fmt: skip
@@ -121,10 +121,11 @@ def _types_over_time(events: Sequence[Row]) -> Dict[str, Any]:
 
 
 def _breakdown(events: Sequence[Row], map_name: str, column: str) -> Dict[str, Any]:
-    latest: Dict[str, int] = {}
-    for event in sorted(events, key=lambda e: e["_time"]):
-        latest.update(event["totals"][map_name])  # stats latest(...) over all snapshots
-    rows = [{column: name, "iocs": count} for name, count in latest.items()]
+    sums: Dict[str, int] = {}
+    for event in _latest_by(events, "input").values():  # dedup account input
+        for name, count in event["totals"][map_name].items():
+            sums[name] = sums.get(name, 0) + count
+    rows = [{column: name, "iocs": count} for name, count in sums.items()]
     rows.sort(key=lambda row: -row["iocs"])
     return _columns(rows, [column, "iocs"])
 
