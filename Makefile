@@ -19,6 +19,8 @@ TEST_VENV_39 := $(VENV)/test-py3.9
 TEST_VENV_313 := $(VENV)/test-py3.13
 CONFCHECK_VENV := $(VENV)/confcheck
 SLIM_VENV := $(VENV)/slim
+STUDIO_VENV := $(VENV)/studio
+STUDIO := tools/studio
 # ucc-gen 6.6.0 breaks with pip 26 (see README, "Building"): it runs this pip instead.
 UCC_PIP_VERSION := 25.3
 
@@ -55,6 +57,18 @@ $(CONFCHECK_VENV)/.installed: requirements/confcheck.txt
 
 $(SLIM_VENV)/.installed: requirements/slim.txt
 	$(call make_venv,$(SLIM_VENV),$(PY311),requirements/slim.txt)
+
+$(STUDIO_VENV)/.installed: requirements/studio.txt
+	$(call make_venv,$(STUDIO_VENV),$(PY313),requirements/studio.txt)
+
+$(STUDIO)/node_modules/.package-lock.json: $(STUDIO)/package-lock.json
+	npm ci --prefix $(STUDIO) --no-audit --no-fund
+
+$(STUDIO)/dist/harness.js: $(STUDIO)/node_modules/.package-lock.json $(STUDIO)/src/harness.jsx
+	cd $(STUDIO) && bash build.sh
+
+.PHONY: studio
+studio: $(STUDIO_VENV)/.installed $(STUDIO)/dist/harness.js ## set up the offline Dashboard Studio renderer (npm packages, bundle)
 
 $(TEST_VENV_39)/.installed: requirements/test.txt
 	$(call make_venv,$(TEST_VENV_39),$(PY39),requirements/test.txt)
@@ -106,7 +120,7 @@ lint: $(TEST_VENV_313)/.installed ## ruff
 	$(TEST_VENV_313)/bin/ruff format --check .
 
 .PHONY: unit
-unit: $(TEST_VENV_39)/.installed $(TEST_VENV_313)/.installed ## tests on Python 3.9 and 3.13
+unit: $(TEST_VENV_39)/.installed $(TEST_VENV_313)/.installed studio ## tests on Python 3.9 and 3.13
 	test -d $(APP_DIR) || $(MAKE) package
 	$(TEST_VENV_39)/bin/python -m pytest -q --junitxml=$(REPORTS)/pytest-py3.9.xml
 	$(TEST_VENV_313)/bin/python -m pytest -q --junitxml=$(REPORTS)/pytest-py3.13.xml
