@@ -8,16 +8,12 @@ solnlib. Collecting, validating and shaping the data is the core's job.
 
 from __future__ import annotations
 
-import configparser
 import logging
-import os
 from typing import Any, Callable, Dict, Mapping, Optional
 
 import import_declare_test  # noqa: F401 - puts lib/ on sys.path
-from socdefenders_checkpoints import open_checkpoints, splunkd_address
-from solnlib import conf_manager, log
-from solnlib.credentials import CredentialNotExistException
-from solnlib.modular_input.checkpointer import KVStoreCheckpointer
+from socdefenders_splunkd import SplunkdConnection, app_version
+from solnlib import log
 from splunklib import binding
 from splunklib import modularinput as smi
 
@@ -29,12 +25,9 @@ from socdefenders.event import source_for
 from socdefenders.input_config import check_input_parameters, check_interval
 from socdefenders.log_fields import SecretRedactor, format_fields
 from socdefenders.names import (
-    ACCOUNT_CONF,
     APP,
     LOG_NAME,
-    SETTINGS_CONF,
     SOURCETYPE,
-    credential_realm,
 )
 from socdefenders.poll import poll
 from socdefenders.proxy import proxy_url
@@ -57,80 +50,6 @@ def validate_input(definition: smi.ValidationDefinition) -> None:
     check_input_parameters(definition.parameters)
 
 
-def app_version() -> str:
-    """The add-on version from ``default/app.conf``, for the User-Agent header."""
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read(
-        os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "default", "app.conf")
-    )
-    return parser.get("id", "version", fallback="unknown")
-
-
-def splunkd_error(error: binding.HTTPError, what: str) -> CollectionError:
-    return CollectionError(
-        f"splunkd answered HTTP {error.status} when the input read {what}",
-        fix="check splunkd's health in splunkd.log; the next run tries again",
-        category=ErrorCategory.SERVER,
-    )
-
-
-class SplunkdConnection:
-    """What one run reads from splunkd, each piece once, on the ``server_uri`` splunkd gave."""
-
-    def __init__(self, metadata: Mapping[str, Any]) -> None:
-        self.uri: str = metadata["server_uri"]
-        self.session_key: str = metadata["session_key"]
-        self.address = splunkd_address(self.uri)
-        self._accounts: Optional[conf_manager.ConfFile] = None
-        self._checkpoints: Optional[KVStoreCheckpointer] = None
-
-    def _conf(self, name: str) -> conf_manager.ConfFile:
-        manager = conf_manager.ConfManager(
-            self.session_key, APP, realm=credential_realm(name), **self.address
-        )
-        return manager.get_conf(name)
-
-    def settings(self) -> Dict[str, Dict[str, Any]]:
-        """All stanzas of the settings conf (``logging``, ``proxy``), secrets decrypted."""
-        try:
-            return self._conf(SETTINGS_CONF).get_all()
-        except binding.HTTPError as error:
-            raise splunkd_error(error, f"{SETTINGS_CONF}.conf") from None
-        except conf_manager.ConfManagerException:
-            raise ConfigurationError(
-                "settings",
-                f"{SETTINGS_CONF}.conf is missing",
-                fix="reinstall the add-on; its default settings file is not visible to splunkd",
-            ) from None
-
-    def account(self, name: str) -> Dict[str, Any]:
-        try:
-            if self._accounts is None:
-                self._accounts = self._conf(ACCOUNT_CONF)
-            return self._accounts.get(name)
-        except (conf_manager.ConfStanzaNotExistException, conf_manager.ConfManagerException):
-            raise ConfigurationError(
-                "account",
-                f"the account {name!r} does not exist",
-                fix="create it in Configuration > Accounts or choose another account for the "
-                "input in Inputs",
-            ) from None
-        except CredentialNotExistException:
-            raise ConfigurationError(
-                "api_key",
-                f"the API key of account {name!r} is missing from Splunk's credential store",
-                fix="enter the key again in Configuration > Accounts",
-            ) from None
-        except binding.HTTPError as error:
-            raise splunkd_error(error, f"account {name!r}") from None
-
-    @property
-    def checkpoints(self) -> KVStoreCheckpointer:
-        if self._checkpoints is None:
-            self._checkpoints = open_checkpoints(self.session_key, self.uri)
-        return self._checkpoints
-
-
 def route_library_logs(logger: logging.Logger, redactor: SecretRedactor) -> None:
     """Everything logged in this process goes to the add-on's file, through the redactor.
 
@@ -149,7 +68,9 @@ class InputRun:
     """One run of the input process: every stanza splunkd handed over, one after another."""
 
     def __init__(self, inputs: smi.InputDefinition, event_writer: smi.EventWriter) -> None:
-        self.splunkd = SplunkdConnection(inputs.metadata)
+        self.splunkd = SplunkdConnection(
+            inputs.metadata["server_uri"], inputs.metadata["session_key"]
+        )
         self.inputs = inputs.inputs
         self.event_writer = event_writer
         self.redactor = SecretRedactor()

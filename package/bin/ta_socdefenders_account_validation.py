@@ -1,32 +1,48 @@
 """REST handler for Configuration -> Accounts: checks an account before it is saved.
 
 UCC's generated ``ta_socdefenders_rh_account.py`` uses this class (``restHandlerModule``
-and ``restHandlerClass`` in globalConfig.json). The rules live in
-``socdefenders.account`` so the input applies the same ones at run time.
+and ``restHandlerClass`` in globalConfig.json). Saving an account first applies the field
+rules of ``socdefenders.account`` (the input applies the same ones at run time), then
+calls the stats endpoint once with the entered key, TLS options and the add-on's proxy
+(``socdefenders.connection_check``), so a wrong key, a Free-tier key or an unreachable API
+is reported in the form instead of in the input's log later.
 """
 
 import import_declare_test  # noqa: F401 - puts lib/ on sys.path
-from splunktaucclib.rest_handler.admin_external import AdminExternalHandler
+from socdefenders_splunkd import SplunkdConnection, app_version
+from splunktaucclib.rest_handler.admin_external import AdminExternalHandler, get_splunkd_endpoint
 from splunktaucclib.rest_handler.error import RestError
 
-from socdefenders.account import check_account_fields
-from socdefenders.errors import ConfigurationError
+from socdefenders.account import check_account_fields, parse_account
+from socdefenders.connection_check import check_account_connection, rejection_message
+from socdefenders.errors import CollectionError, ConfigurationError
+from socdefenders.names import APP
+from socdefenders.proxy import proxy_url
 
 
 class AccountValidationHandler(AdminExternalHandler):
-    """Rejects an invalid base URL, key header, CA bundle or timeout with HTTP 400."""
+    """Rejects an invalid or non-working account with HTTP 400 and what to fix."""
 
     def create_hook(self, session_key, config_name, stanza_id, payload):
-        self._check(payload)
+        self._check(session_key, stanza_id, payload)
         super().create_hook(session_key, config_name, stanza_id, payload)
 
     def edit_hook(self, session_key, config_name, stanza_id, payload):
-        self._check(payload)
+        self._check(session_key, stanza_id, payload)
         super().edit_hook(session_key, config_name, stanza_id, payload)
 
     @staticmethod
-    def _check(payload):
+    def _check(session_key, name, payload):
         try:
             check_account_fields(payload)
         except ConfigurationError as error:
             raise RestError(400, str(error)) from None
+        try:
+            splunkd = SplunkdConnection(get_splunkd_endpoint(), session_key)
+            check_account_connection(
+                parse_account(name, payload),
+                user_agent=f"{APP}/{app_version()}",
+                proxy_url=proxy_url(splunkd.settings().get("proxy", {})),
+            )
+        except CollectionError as error:
+            raise RestError(400, rejection_message(error)) from None

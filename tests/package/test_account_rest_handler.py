@@ -1,21 +1,26 @@
-"""Saving an account through the built REST handler: UCC's validators, then ours.
+"""Saving an account through the built REST handler: field rules, then a real API call.
 
 Runs inside each Splunk Python with only the add-on's lib/ and the stand-in ``splunk``
-package importable, and calls what splunktaucclib's ``handleCreate`` / ``handleEdit`` call,
-in their order: the handler's create or edit hook (our checks), then the endpoint
-model's field validation.
+package importable, and calls what splunktaucclib's ``handleCreate`` / ``handleEdit``
+call, in their order: the handler's create or edit hook (field rules, then one request
+to the vendor API emulator with the entered key, TLS options and the proxy settings read
+from the splunkd emulator), then the endpoint model's field validation.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Dict, Iterator
 
 import pytest
 
 from tests.package.conftest import run_handler_driver
+from tests.support.splunkd import Splunkd
+from tests.support.vendor_api import EXPIRED_KEY, FREE_KEY, PRO_KEY, Fault, VendorApi
 
-FAKE_KEY = "sk_live_FAKE_TEST_KEY_0000"
+FAKE_PROXY_PASSWORD = "FAKE-proxy-password-0000"
+SECRETS = (PRO_KEY, FREE_KEY, EXPIRED_KEY, FAKE_PROXY_PASSWORD, "sk_live_FAKE0notakey")
 
 # splunkd runs bin/ta_socdefenders_rh_account.py as __main__ and splunktaucclib reads the
 # app name from that path (.../etc/apps/<app>/bin/...); the driver stands in for it.
@@ -29,13 +34,13 @@ from ta_socdefenders_rh_account import endpoint
 from ta_socdefenders_account_validation import AccountValidationHandler
 
 handler = object.__new__(AccountValidationHandler)
-action = sys.argv[3]
+action, session_key = sys.argv[3], sys.argv[4]
 hook = getattr(handler, action + "_hook")
 existing = {"name": "prod"} if action == "edit" else None
 verdicts = {}
 for label, payload in json.loads(sys.stdin.read()).items():
     try:
-        hook("FAKE_SESSION_KEY", "account", "prod", payload)
+        hook(session_key, "account", "prod", payload)
         endpoint.validate("prod", payload, existing)
         verdicts[label] = "saved"
     except RestError as error:
@@ -43,56 +48,143 @@ for label, payload in json.loads(sys.stdin.read()).items():
 print(json.dumps(verdicts))
 """
 
-GOOD = {
-    "api_key": FAKE_KEY,
-    "base_url": "https://socdefenders.ai",
-    "auth_header": "bearer",
-    "verify_tls": "1",
-    "timeout": "30",
-}
-CASES = {
-    "good": GOOD,
-    "x_api_key": {**GOOD, "auth_header": "x_api_key"},
-    "loopback_http": {**GOOD, "base_url": "http://127.0.0.1:8443"},
-    "http": {**GOOD, "base_url": "http://socdefenders.ai"},
-    "key_with_space": {**GOOD, "api_key": "sk_live_FAKE KEY_0000"},
-    "bad_header": {**GOOD, "auth_header": "basic"},
-    "timeout_zero": {**GOOD, "timeout": "0"},
-    "missing_ca": {**GOOD, "ca_bundle": "/nonexistent/ca.pem"},
-    "no_key": {**GOOD, "api_key": ""},
+
+@pytest.fixture(scope="module")
+def apis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, VendorApi]]:
+    """A well-behaved API, and one per kind of misbehaviour (each answers only that way)."""
+    directory = tmp_path_factory.mktemp("apis")
+    servers = {
+        "good": VendorApi(directory),
+        "untrusted": VendorApi(directory / "untrusted", tls="untrusted"),
+        "rate_limited": VendorApi(directory),
+        "failing": VendorApi(directory),
+        "html": VendorApi(directory),
+        "slow": VendorApi(directory),
+    }
+    for server in servers.values():
+        server.start()
+    yield servers
+    for server in servers.values():
+        server.stop()
+
+
+FAULTS = {
+    "rate_limited": Fault.rate_limited(reset_in=600),
+    "failing": Fault.status(502),
+    "html": Fault.raw(b"<html>captive portal</html>", content_type="text/html"),
+    "slow": Fault.delay(1.5),
 }
 
 
-@pytest.fixture(params=["create", "edit"])
-def verdicts(request: pytest.FixtureRequest, splunk_python: str, installed_app: Path) -> dict:
+def payload(api: VendorApi, **changes: str) -> Dict[str, str]:
+    fields = {"api_key": PRO_KEY, "base_url": api.base_url, "auth_header": "bearer",
+              "verify_tls": "1", "ca_bundle": str(api.ca_file), "timeout": "5"}  # fmt: skip
+    fields.update(changes)
+    return fields
+
+
+def cases(apis: Dict[str, VendorApi]) -> Dict[str, Dict[str, str]]:
+    good = apis["good"]
+    return {
+        "good": payload(good),
+        "x_api_key": payload(good, auth_header="x_api_key"),
+        "http": payload(good, base_url="http://socdefenders.ai"),
+        "key_with_space": payload(good, api_key="sk_live_FAKE KEY_0000"),
+        "bad_header": payload(good, auth_header="basic"),
+        "timeout_zero": payload(good, timeout="0"),
+        "missing_ca": payload(good, ca_bundle="/nonexistent/ca.pem"),
+        "no_key": payload(good, api_key=""),
+        "invalid_key": payload(good, api_key="sk_live_FAKE0notakey0000000000"),
+        "expired_key": payload(good, api_key=EXPIRED_KEY),
+        "free_key": payload(good, api_key=FREE_KEY),
+        "untrusted_tls": payload(apis["untrusted"]),
+        "dns": payload(good, base_url="https://api.nonexistent.invalid", ca_bundle=""),
+        "rate_limited": payload(apis["rate_limited"]),
+        "server_error": payload(apis["failing"]),
+        "html": payload(apis["html"]),
+        "timeout": payload(apis["slow"], timeout="1"),
+    }
+
+
+def save(python: str, app: Path, splunkd: Splunkd, action: str, payloads: dict) -> dict:
     output = run_handler_driver(
-        splunk_python, installed_app / "bin", DRIVER, request.param, stdin=json.dumps(CASES)
-    )
+        python, app / "bin", DRIVER, action, splunkd.session_key, stdin=json.dumps(payloads),
+        env={"SPLUNKD_URI": splunkd.uri, "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    for secret in SECRETS:
+        assert secret not in output
     return json.loads(output)
 
 
-def test_valid_accounts_are_saved(verdicts: dict) -> None:
+@pytest.fixture(scope="module")
+def splunkd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Splunkd]:
+    with Splunkd(tmp_path_factory.mktemp("splunkd")) as server:
+        yield server
+
+
+_SAVED: Dict[tuple, dict] = {}  # one driver run per Python and action, shared by the tests
+
+
+@pytest.fixture(params=["create", "edit"])
+def verdicts(request, splunk_python: str, installed_app: Path, splunkd: Splunkd, apis) -> dict:
+    key = (splunk_python, request.param)
+    if key not in _SAVED:
+        for api in apis.values():
+            api.reset()  # requests and rate counters
+        for name, fault in FAULTS.items():
+            apis[name].script(*[fault] * 3)
+        _SAVED[key] = save(splunk_python, installed_app, splunkd, request.param, cases(apis))
+        _SAVED[key]["_requests"] = {name: len(api.requests) for name, api in apis.items()}
+    return _SAVED[key]
+
+
+def test_working_accounts_are_saved(verdicts: dict) -> None:
     assert verdicts["good"] == "saved"
     assert verdicts["x_api_key"] == "saved"
-    assert verdicts["loopback_http"] == "saved"
 
 
 @pytest.mark.parametrize(
     ("case", "words"),
     [
-        ("http", "must use https://"),
-        ("key_with_space", "must not contain spaces"),
-        ("bad_header", "must be one of: bearer, x_api_key"),
-        ("timeout_zero", "1 to 300"),
-        ("missing_ca", "does not exist"),
-        ("no_key", "The API key is empty"),
+        ("http", ["must use https://"]),
+        ("key_with_space", ["must not contain spaces"]),
+        ("bad_header", ["must be one of: bearer, x_api_key"]),
+        ("timeout_zero", ["1 to 300"]),
+        ("missing_ca", ["does not exist"]),
+        ("no_key", ["The API key is empty"]),
+        (
+            "invalid_key",
+            ["HTTP 401", "invalid_api_key", "check the key in Configuration > Accounts"],
+        ),
+        ("expired_key", ["HTTP 401", "expired_api_key", "create a new key"]),
+        ("free_key", ["HTTP 403", "needs a Pro subscription"]),
+        ("untrusted_tls", ["TLS verification of 127.0.0.1 failed", "CA bundle"]),
+        ("dns", ["api.nonexistent.invalid could not be resolved"]),
+        ("rate_limited", ["HTTP 429", "rate_limit_exceeded", "the quota resets at"]),
+        ("server_error", ["HTTP 502", "SOC Defenders API failed"]),
+        ("html", ["Invalid stats document", "not JSON"]),
+        ("timeout", ["did not answer within 1 s", "request timeout"]),
     ],
 )
-def test_invalid_accounts_are_refused_with_400(verdicts: dict, case: str, words: str) -> None:
+def test_each_failure_is_refused_with_its_own_message(verdicts: dict, case: str, words) -> None:
     status, message = verdicts[case]
     assert status == 400
-    assert words in message
+    for word in words:
+        assert word in message
 
 
-def test_refusals_never_echo_the_key(verdicts: dict) -> None:
-    assert "FAKE KEY" not in json.dumps(verdicts)
+def test_a_key_is_tested_once_per_save(verdicts: dict) -> None:
+    requests = verdicts["_requests"]
+    assert requests["rate_limited"] == 1  # no retry while the admin waits
+    assert requests["failing"] == 1
+    assert requests["untrusted"] == 0  # the TLS handshake failed: no request was sent
+
+
+def test_the_proxy_settings_are_used(splunk_python, installed_app, splunkd, apis) -> None:
+    with Splunkd(installed_app.parent.parent.parent / "proxied") as proxied:  # $SPLUNK_HOME
+        proxied.set_proxy(port="9", username="svc", password=FAKE_PROXY_PASSWORD)
+        verdict = save(splunk_python, installed_app, proxied, "create",
+                       {"via_proxy": payload(apis["good"])})["via_proxy"]  # fmt: skip
+    assert verdict[0] == 400
+    assert "through the proxy" in verdict[1]
+    assert "Configuration > Proxy" in verdict[1]

@@ -22,8 +22,22 @@ def check_interval(value: Any) -> int:
     )
 
 
+def check_account_choice(value: Any) -> str:
+    account = as_text(value)
+    if not account:
+        raise ConfigurationError("account", "Choose the SOC Defenders account this input uses.")
+    return account
+
+
 def check_input_parameters(parameters: Mapping[str, Any]) -> None:
     """Check what splunkd passes to ``--validate-arguments`` for a new or edited input."""
-    if not as_text(parameters.get("account")):
-        raise ConfigurationError("account", "Choose the SOC Defenders account this input uses.")
+    check_account_choice(parameters.get("account"))
     check_interval(parameters.get("interval"))
+
+
+def check_input_fields(fields: Mapping[str, Any]) -> None:
+    """Check the fields present in a REST create/edit payload (an edit may send only some)."""
+    if "account" in fields:
+        check_account_choice(fields["account"])
+    if "interval" in fields:
+        check_interval(fields["interval"])

@@ -50,6 +50,15 @@ class PollResult:
         }
 
 
+def snapshot_of(response: ApiResponse) -> Snapshot:
+    """Validate a 200 answer; an invalid one is reported with that answer's request_id."""
+    try:
+        return parse_snapshot(response.body)
+    except ResponseError as error:
+        error.status, error.request_id, error.attempts = 200, response.request_id, response.attempts
+        raise
+
+
 def poll(
     client: StatsClient,
     *,
@@ -61,11 +70,7 @@ def poll(
     """Fetch and validate one snapshot; raises ``CollectionError`` when there is none."""
     response = client.fetch()
     collected_at = now()
-    try:
-        snapshot = parse_snapshot(response.body)
-    except ResponseError as error:
-        error.status, error.request_id, error.attempts = 200, response.request_id, response.attempts
-        raise
+    snapshot = snapshot_of(response)
     return PollResult(
         event=build_event(
             snapshot,
