@@ -158,3 +158,13 @@ def test_lib_has_no_observability_stack(app_dir: Path) -> None:
         assert not (lib / gone).exists(), gone
     for kept in ("requests", "urllib3", "socks.py", "solnlib", "splunklib", "splunktaucclib"):
         assert (lib / kept).exists(), kept
+
+
+def test_search_head_cluster_replicates_the_add_on_confs(app_dir: Path) -> None:
+    """Accounts and settings saved on one member must reach the others (SHC readiness)."""
+    server = read_conf(app_dir / "default" / "server.conf")
+    replication = server["shclustering"]
+    assert replication["conf_replication_include.ta_socdefenders_account"] == "true"
+    assert replication["conf_replication_include.ta_socdefenders_settings"] == "true"
+    collections = read_conf(app_dir / "default" / "collections.conf")
+    assert collections["ta_socdefenders_checkpoints"]["field.state"] == "string"
