@@ -15,7 +15,8 @@ import import_declare_test  # noqa: F401 - puts lib/ on sys.path
 from solnlib import conf_manager
 from solnlib.credentials import CredentialNotExistException
 from solnlib.modular_input.checkpointer import KVStoreCheckpointer
-from splunklib import binding
+from solnlib.splunk_rest_client import SplunkRestClient
+from splunklib import binding, client
 
 from socdefenders.errors import CollectionError, ConfigurationError, ErrorCategory
 from socdefenders.names import (
@@ -67,14 +68,26 @@ class SplunkdConnection:
         self.uri = uri
         self.session_key = session_key
         self.address = splunkd_address(uri)
+        self._rest: Optional[SplunkRestClient] = None
         self._accounts: Optional[conf_manager.ConfFile] = None
         self._checkpoints: Optional[KVStoreCheckpointer] = None
 
     def _conf(self, name: str) -> conf_manager.ConfFile:
-        manager = conf_manager.ConfManager(
-            self.session_key, APP, realm=credential_realm(name), **self.address
+        """solnlib's view of one of the add-on's confs, encrypted fields decrypted on read.
+
+        Built on one shared REST client, and without ``ConfManager.get_conf``'s extra
+        ``properties/<conf>`` request: the add-on ships both confs, and a missing stanza
+        still raises ``ConfStanzaNotExistException``.
+        """
+        if self._rest is None:
+            self._rest = SplunkRestClient(self.session_key, APP, owner="nobody", **self.address)
+        stanzas = client.ConfigurationFile(
+            self._rest, client.PATH_CONF % name, state={"title": name}
         )
-        return manager.get_conf(name)
+        return conf_manager.ConfFile(
+            name, stanzas, self.session_key, APP, "nobody", realm=credential_realm(name),
+            **self.address,
+        )  # fmt: skip
 
     def settings(self) -> Dict[str, Dict[str, Any]]:
         """All stanzas of the settings conf (``logging``, ``proxy``), secrets decrypted."""
@@ -82,12 +95,6 @@ class SplunkdConnection:
             return self._conf(SETTINGS_CONF).get_all()
         except binding.HTTPError as error:
             raise splunkd_error(error, f"{SETTINGS_CONF}.conf") from None
-        except conf_manager.ConfManagerException:
-            raise ConfigurationError(
-                "settings",
-                f"{SETTINGS_CONF}.conf is missing",
-                fix="reinstall the add-on; its default settings file is not visible to splunkd",
-            ) from None
 
     def _account_conf(self) -> conf_manager.ConfFile:
         if self._accounts is None:
@@ -98,15 +105,13 @@ class SplunkdConnection:
         """Whether Configuration > Accounts has ``name`` (its key is not read)."""
         try:
             return self._account_conf().stanza_exist(name)
-        except conf_manager.ConfManagerException:
-            return False  # no account was ever saved
         except binding.HTTPError as error:
             raise splunkd_error(error, f"account {name!r}") from None
 
     def account(self, name: str) -> Dict[str, Any]:
         try:
             return self._account_conf().get(name)
-        except (conf_manager.ConfStanzaNotExistException, conf_manager.ConfManagerException):
+        except conf_manager.ConfStanzaNotExistException:
             raise ConfigurationError(
                 "account",
                 f"the account {name!r} does not exist",

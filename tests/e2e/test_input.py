@@ -221,11 +221,10 @@ def test_a_proxy_refusing_the_credentials_is_a_connection_error(run, vendor_api)
     assert vendor_api.requests == []
 
 
-def test_one_poll_costs_one_api_request_and_nine_splunkd_requests(run, vendor_api) -> None:
+def test_one_poll_costs_one_api_request_and_seven_splunkd_requests(run, vendor_api) -> None:
     only_event(run())
     assert len(vendor_api.requests) == 1
     assert run.splunkd.requests_by_kind() == {
-        "properties": 2,  # solnlib checks that each conf exists
         "conf": 2,  # the settings conf, the account stanza
         "passwords": 1,  # the account's key
         "kvstore_config": 2,  # KVStoreCheckpointer: the collection, then the list of them

@@ -1,0 +1,674 @@
+"""Property-based tests (hypothesis) of response parsing, event building and checkpoints.
+
+Every body any property generates goes through :func:`parse_snapshot`, which must either
+return a snapshot or raise :class:`ResponseError`; any other exception fails the test.
+Whether a body is accepted is checked against :func:`expected_verdict`, a model written
+from the rules in ``snapshot.py``'s docstring, and every accepted body must give an event
+(and a checkpoint) whose totals equal the body's and whose deltas are consistent.
+
+The example budgets below add up to 10,500 generated examples (11,500 bodies, as each
+two-poll example parses two) in every run. Runs are reproducible: ``derandomize=True``
+seeds hypothesis from each test's name, so CI explores the same examples every time
+(until hypothesis or the test changes), and ``database=None`` keeps no ``.hypothesis/``
+directory of earlier failures that could make one machine run different examples.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from fractions import Fraction
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+from xml.etree import ElementTree
+
+import pytest
+from hypothesis import event as label
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from socdefenders.checkpoint import checkpoint_state, previous_from_state
+from socdefenders.errors import ErrorCategory, ResponseError
+from socdefenders.event import build_event
+from socdefenders.snapshot import MAPS, MAX_COUNT, Snapshot, parse_snapshot
+from tests.support.vendor_api import SEED_BODY
+
+FUZZ = settings(deadline=None, derandomize=True, database=None)
+BUDGETS = {  # examples per property; at least 10,000 bodies per run in all
+    "arbitrary_bytes": 1500,
+    "json_shaped_bytes": 1000,
+    "arbitrary_json_values": 1500,
+    "mutated_seed": 2500,
+    "byte_mutated_seed": 1000,
+    "duplicate_keys": 500,
+    "valid_bodies": 1500,
+    "two_polls": 1000,
+}
+BODIES_PER_EXAMPLE = {"two_polls": 2}
+
+COLLECTED_AT = datetime(2024, 1, 15, 10, 15, 0, 250000, tzinfo=timezone.utc)
+SECOND = timedelta(seconds=1)
+NAMES = ("prod", "prod_stats", "socdefenders.ai")
+
+
+# -- the model: what must be accepted, from the rules alone ------------------------------
+
+_STRICT_ISO_8601 = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})"
+    r"(?:[.,]([0-9]{1,9}))?(?:([Zz])|([+-])([0-9]{2}):?([0-9]{2}))?",
+    re.ASCII,
+)
+
+
+def strict_timestamp(text: str) -> Optional[datetime]:
+    """The instant of an ASCII ISO 8601 date-time (no offset: UTC), or None."""
+    match = _STRICT_ISO_8601.fullmatch(text)
+    if not match:
+        return None
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    fraction, sign, off_hours, off_minutes = match.group(7), *match.groups()[8:]
+    offset = timedelta(0)
+    if sign:
+        if int(off_hours) > 23 or int(off_minutes) > 59:
+            return None
+        offset = timedelta(hours=int(off_hours), minutes=int(off_minutes))
+        offset = -offset if sign == "-" else offset
+    try:
+        return datetime(
+            year, month, day, hour, minute, second, int(((fraction or "") + "0" * 6)[:6]),
+            tzinfo=timezone(offset),
+        )  # fmt: skip
+    except ValueError:
+        return None
+
+
+class _RefusedError(Exception):
+    pass
+
+
+def _no_duplicates(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
+    if len({key for key, _ in pairs}) != len(pairs):
+        raise _RefusedError
+    return dict(pairs)
+
+
+def _no_constants(name: str) -> Any:
+    raise _RefusedError
+
+
+def valid_counts(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        type(count) is int and 0 <= count <= MAX_COUNT for count in value.values()
+    )
+
+
+def expected_verdict(body: bytes) -> Optional[bool]:
+    """True: must be accepted; False: must be refused; None: the model does not say.
+
+    None is only for a ``last_updated`` that is not strict ASCII ISO 8601 but has digits
+    (the parser also takes other scripts' digits, a final newline, offset minutes > 59).
+    """
+    try:
+        text = body.decode("utf-8-sig")
+        document = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+    except (UnicodeDecodeError, ValueError, RecursionError, _RefusedError):
+        return False
+    if not isinstance(document, dict) or not isinstance(document.get("totals"), dict):
+        return False
+    last_updated = document.get("last_updated")
+    if not isinstance(last_updated, str):
+        return False
+    if not all(valid_counts(document["totals"].get(name)) for name in MAPS):
+        return False
+    if strict_timestamp(last_updated) is not None:
+        return True
+    return None if re.search(r"\d", last_updated) else False
+
+
+# -- what every accepted body must give -------------------------------------------------
+
+
+def outcome(body: bytes) -> Optional[Snapshot]:
+    """The snapshot, or None for a ResponseError; any other exception fails the test."""
+    try:
+        return parse_snapshot(body)
+    except ResponseError as error:
+        refused = error
+    assert refused.error_code == "invalid_body"
+    assert refused.category is ErrorCategory.SERVER
+    assert str(refused).startswith("invalid stats document: ")
+    assert refused.fix
+    return None
+
+
+def event_of(snapshot: Snapshot, collected_at: datetime, previous: Any = None) -> Dict[str, Any]:
+    return build_event(
+        snapshot,
+        collected_at=collected_at,
+        account=NAMES[0],
+        input_name=NAMES[1],
+        api_host=NAMES[2],
+        previous=previous,
+    )
+
+
+def checkpoint_round_trip(snapshot: Snapshot, collected_at: datetime) -> Any:
+    """The previous snapshot as the next poll reads it back from the KV store."""
+    return previous_from_state(json.loads(json.dumps(checkpoint_state(snapshot, collected_at))))
+
+
+def exact_floor_seconds(later: datetime, earlier: datetime) -> int:
+    return (later - earlier) // SECOND
+
+
+def check_verdict(body: bytes) -> Optional[Snapshot]:
+    """Parse ``body``; the verdict must match the model and an accepted body must be whole."""
+    snapshot = outcome(body)
+    verdict = expected_verdict(body)
+    if verdict is not None:
+        assert (snapshot is not None) is verdict, body[:300]
+    if snapshot is not None:
+        check_accepted(body, snapshot)
+    return snapshot
+
+
+def check_accepted(body: bytes, snapshot: Snapshot) -> None:
+    document = json.loads(body.decode("utf-8-sig"))  # no duplicates or NaN: it was accepted
+    sent = {name: document["totals"][name] for name in MAPS}
+    totals = snapshot.totals.as_dict()
+    assert totals == sent
+    for counts in totals.values():
+        assert all(type(count) is int and 0 <= count <= MAX_COUNT for count in counts.values())
+    assert snapshot.last_updated == document["last_updated"]
+    assert snapshot.last_updated_at.utcoffset() is not None
+    strict = strict_timestamp(document["last_updated"])
+    if strict is not None:
+        assert snapshot.last_updated_at == strict
+        assert snapshot.last_updated_at.utcoffset() == strict.utcoffset()
+
+    event = event_of(snapshot, COLLECTED_AT)
+    assert event["totals"] == sent
+    assert event["total_iocs"] == sum(sent["by_type"].values())
+    assert event["consistent"] is (
+        sum(sent["by_type"].values()) == sum(sent["by_category"].values())
+    )
+    assert event["last_updated"] == document["last_updated"]
+    # math.floor of a float: exact within ~270 years; one more beyond (see the report).
+    exact = exact_floor_seconds(COLLECTED_AT, snapshot.last_updated_at)
+    assert event["feed_age_seconds"] in (exact, exact + 1)
+    assert "delta" not in event
+    assert json.loads(json.dumps(event, ensure_ascii=False)) == event
+
+    previous = checkpoint_round_trip(snapshot, COLLECTED_AT)
+    assert previous.totals == snapshot.totals
+    assert previous.last_updated == snapshot.last_updated
+    assert previous.collected_at == COLLECTED_AT
+    again = event_of(snapshot, COLLECTED_AT + timedelta(minutes=15), previous)
+    assert again["delta"] == {
+        "total_iocs": 0,
+        **{name: dict.fromkeys(sent[name], 0) for name in MAPS},
+    }
+    assert again["seconds_since_previous"] == 900
+
+
+# -- strategies -------------------------------------------------------------------------
+
+# Names: any text, with the awkward characters (lone surrogates, U+FFFF, NUL, space, dot).
+AWKWARD = st.sampled_from(["\ud800", "\udfff", "\uffff", "\x00", " ", ".", "é", "脅", "\u2028"])
+NAME = st.text(st.characters() | AWKWARD, max_size=12)
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.floats()
+    | st.text(max_size=20)
+    | NAME
+)
+JSON_VALUES = st.recursive(
+    SCALARS,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(NAME, children, max_size=4),
+    max_leaves=12,
+)
+COUNT = st.integers(min_value=0, max_value=MAX_COUNT) | st.sampled_from(
+    [0, 1, MAX_COUNT - 1, MAX_COUNT]
+)
+NOT_A_COUNT = (
+    st.integers(max_value=-1)
+    | st.integers(min_value=MAX_COUNT + 1, max_value=2**80)
+    | st.sampled_from([-1, 2**63, 2**64, True, False, None, 1.0, -0.0, 0.5, 1e19, "12", ""])
+    | st.floats()
+    | st.text(max_size=8)
+    | st.lists(COUNT, max_size=2)
+    | st.dictionaries(NAME, COUNT, max_size=2)
+)
+
+
+class Raw:
+    """JSON text put into a body as is: tokens ``json.dumps`` never writes."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"Raw({self.text[:20]!r})"
+
+
+RAW = st.sampled_from(
+    ["-0", "0e0", "1E2", "1.0", "1e400", "-1e400", "NaN", "-Infinity", "Infinity", "01", "+1",
+     "0x10", "9" * 4000, "1" * 19, "9223372036854775807", "9223372036854775808", "nul",
+     "[1,]", "{}", "[]", '"\\ud800"', '"\\u0000"', '"2024-01-15T10:00:00Z"', "tru"]
+).map(Raw)  # fmt: skip
+
+
+class Pairs:
+    """A JSON object written with its keys in this order, duplicates included."""
+
+    def __init__(self, pairs: Sequence[Tuple[str, Any]]) -> None:
+        self.pairs = list(pairs)
+
+    def __repr__(self) -> str:
+        return f"Pairs({self.pairs!r})"
+
+
+SEPARATORS = st.sampled_from([(",", ":"), (", ", ": "), ("\n,\t", " :\r\n"), (" , ", " : ")])
+
+
+def to_json(value: Any, ensure_ascii: bool, separators: Tuple[str, str]) -> str:
+    item, key = separators
+    if isinstance(value, Raw):
+        return value.text
+    if isinstance(value, (dict, Pairs)):
+        pairs = value.pairs if isinstance(value, Pairs) else value.items()
+        return (
+            "{"
+            + item.join(
+                json.dumps(name, ensure_ascii=ensure_ascii)
+                + key
+                + to_json(member, ensure_ascii, separators)
+                for name, member in pairs
+            )
+            + "}"
+        )
+    if isinstance(value, list):
+        return "[" + item.join(to_json(member, ensure_ascii, separators) for member in value) + "]"
+    return json.dumps(value, ensure_ascii=ensure_ascii)
+
+
+@st.composite
+def encodings(draw: Any, document: Any) -> bytes:
+    """``document`` as an HTTP body: escaped or not, any JSON whitespace, maybe a BOM."""
+    text = to_json(document, draw(st.booleans()), draw(SEPARATORS))
+    text = (
+        draw(st.sampled_from(["", " ", "\n", "\r\n\t"]))
+        + text
+        + draw(st.sampled_from(["", "\n", " \t"]))
+    )
+    body = text.encode("utf-8", "surrogatepass")  # a lone surrogate is then not UTF-8
+    return draw(st.sampled_from([b"", b"\xef\xbb\xbf"])) + body
+
+
+@st.composite
+def timestamps(draw: Any, start: int = 1950, end: int = 2150) -> Tuple[str, datetime]:
+    """A valid ``last_updated`` and its instant: any fraction length, offset or Z."""
+    moment = draw(st.datetimes(datetime(start, 1, 1), datetime(end, 12, 31, 23, 59, 59)))
+    digits = draw(st.integers(min_value=0, max_value=9))
+    micros = f"{moment.microsecond:06d}"
+    fraction = micros[:digits] + "".join(
+        draw(st.lists(st.sampled_from("0123456789"), min_size=max(digits - 6, 0),
+                      max_size=max(digits - 6, 0)))
+    )  # fmt: skip
+    moment = moment.replace(microsecond=int((micros[:digits] + "000000")[:6]))
+    minutes = draw(st.integers(min_value=-(24 * 60 - 1), max_value=24 * 60 - 1))
+    sign, size = ("-" if minutes < 0 else "+"), abs(minutes)
+    zone, offset = draw(
+        st.sampled_from(
+            [
+                ("", 0),
+                ("Z", 0),
+                ("z", 0),
+                (f"{sign}{size // 60:02d}:{size % 60:02d}", minutes),
+                (f"{sign}{size // 60:02d}{size % 60:02d}", minutes),
+            ]
+        )
+    )
+    text = (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"  # strftime: no 0 in 0999
+        + draw(st.sampled_from("Tt "))
+        + f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+        + (draw(st.sampled_from(".,")) + fraction if digits else "")
+        + zone
+    )
+    return text, moment.replace(tzinfo=timezone(timedelta(minutes=offset)))
+
+
+@st.composite
+def balanced_maps(draw: Any) -> Dict[str, Dict[str, int]]:
+    """The three maps; by_category often splits the by_type total (a consistent snapshot)."""
+    names = st.text(max_size=12)  # valid names: any text without lone surrogates
+    by_type = draw(st.dictionaries(names, COUNT, max_size=8))
+    by_category = draw(st.dictionaries(names, COUNT, max_size=5))
+    total = sum(by_type.values())
+    if total <= MAX_COUNT and draw(st.booleans()):
+        keys = draw(st.lists(names, min_size=1, max_size=5, unique=True))
+        cuts = sorted(draw(st.lists(st.integers(0, total), min_size=len(keys) - 1,
+                                    max_size=len(keys) - 1)))  # fmt: skip
+        bounds = [0, *cuts, total]
+        by_category = {key: bounds[i + 1] - bounds[i] for i, key in enumerate(keys)}
+    by_source = draw(st.dictionaries(names, COUNT, max_size=8))
+    return {"by_type": by_type, "by_category": by_category, "by_source": by_source}
+
+
+@st.composite
+def valid_documents(draw: Any) -> Tuple[Dict[str, Any], datetime]:
+    """A valid stats document (unknown keys included, any order) and its instant."""
+    maps = draw(balanced_maps())
+    text, instant = draw(timestamps())
+    totals = dict(maps)
+    for name, value in draw(st.dictionaries(st.text(max_size=10), JSON_VALUES, max_size=3)).items():
+        totals.setdefault(name, value)
+    document: Dict[str, Any] = {"totals": totals, "last_updated": text}
+    for name, value in draw(st.dictionaries(st.text(max_size=10), JSON_VALUES, max_size=3)).items():
+        document.setdefault(name, value)
+    order = draw(st.permutations(list(document)))
+    return {name: document[name] for name in order}, instant
+
+
+def moments() -> st.SearchStrategy[datetime]:
+    """A poll's ``collected_at``: millisecond precision, like ``utc_now``, in any offset."""
+    zones = st.integers(min_value=-(24 * 60 - 1), max_value=24 * 60 - 1).map(
+        lambda minutes: timezone(timedelta(minutes=minutes))
+    )
+    return st.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1), timezones=zones).map(
+        lambda moment: moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    )
+
+
+LAST_UPDATED_TEXT = (
+    st.text(max_size=30)
+    | st.from_regex(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}([.,]\d{0,12})?(Z|[+-]\d{2}:?\d{2})?")
+    | st.from_regex(
+        r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}([.,][0-9]{1,9})?"
+        r"([Zz]|[+-][0-9]{2}:?[0-9]{2})?",
+        fullmatch=True,
+    )
+)
+
+
+@st.composite
+def mutated_seeds(draw: Any) -> bytes:
+    """The documented example with keys deleted, added or given other values."""
+    document: Any = copy.deepcopy(SEED_BODY)
+    for _ in range(draw(st.integers(min_value=1, max_value=4))):
+        containers = [document]
+        totals = document.get("totals")
+        if isinstance(totals, dict):
+            containers += [
+                totals,
+                *(totals[name] for name in MAPS if isinstance(totals.get(name), dict)),
+            ]
+        target = draw(st.sampled_from(containers))
+        key = draw(st.sampled_from(sorted(target)) | NAME) if target else draw(NAME)
+        action = draw(st.sampled_from(
+            ["delete", "count", "not_count", "json", "raw", "timestamp", "text", "whole"]
+        ))  # fmt: skip
+        label(f"mutated seed: {action}")
+        if action == "delete":
+            target.pop(key, None)
+        elif action == "count":
+            target[key] = draw(COUNT)
+        elif action == "not_count":
+            target[key] = draw(NOT_A_COUNT)
+        elif action == "json":
+            target[key] = draw(JSON_VALUES)
+        elif action == "raw":
+            target[key] = draw(RAW)
+        elif action == "timestamp":
+            document["last_updated"] = draw(timestamps(1, 9999))[0]
+        elif action == "text":
+            document["last_updated"] = draw(LAST_UPDATED_TEXT)
+        else:
+            document = draw(JSON_VALUES) if draw(st.booleans()) else [document]
+            break
+    return draw(encodings(document))
+
+
+SEED_BYTES = json.dumps(SEED_BODY).encode()
+
+
+@st.composite
+def byte_mutated_seeds(draw: Any) -> bytes:
+    """The documented example's bytes with bytes deleted, inserted, replaced or re-digited."""
+    data = bytearray(SEED_BYTES)
+    for _ in range(draw(st.integers(min_value=1, max_value=4))):
+        start = draw(st.integers(min_value=0, max_value=len(data)))
+        end = draw(st.integers(min_value=start, max_value=min(len(data), start + 16)))
+        action = draw(st.sampled_from(["delete", "insert", "replace", "token", "digit"]))
+        if action == "delete":
+            del data[start:end]
+        elif action == "insert":
+            data[start:start] = draw(st.binary(min_size=1, max_size=4))
+        elif action == "replace":
+            data[start:end] = draw(st.binary(max_size=end - start + 1))
+        elif action == "token":
+            data[start:end] = draw(JSON_TOKENS)
+        else:
+            digits = [i for i, byte in enumerate(data) if 0x30 <= byte <= 0x39]
+            if digits:
+                data[draw(st.sampled_from(digits))] = draw(st.sampled_from(b"0123456789-."))
+    return bytes(data)
+
+
+# -- 1. anything the API might send: a snapshot or a ResponseError, never anything else --
+
+JSON_TOKENS = st.sampled_from(
+    [b"{", b"}", b"[", b"]", b":", b",", b" ", b"\n", b'"totals"', b'"by_type"',
+     b'"by_category"', b'"by_source"', b'"last_updated"', b'"2024-01-15T10:00:00Z"',
+     b'"2024-02-30T10:00:00Z"', b"0", b"1", b"-1", b"1.5", b"1e400", b"9223372036854775808",
+     b"NaN", b"Infinity", b"null", b"true", b'"a"', b'"\\ud800"', b'"\\u00e9"', b"\xef\xbb\xbf",
+     b"\xff", b"\xc3\xa9", b"\xed\xa0\x80", b'"', b"\\"]
+)  # fmt: skip
+DEEP = st.sampled_from([10, 500, 5000, 100000]).map(
+    lambda n: b"[" * n + b"]" * n
+) | st.sampled_from([10, 1000, 100000]).map(lambda n: b'{"totals":' * n + b"{}" + b"}" * n)
+
+
+@settings(FUZZ, max_examples=BUDGETS["arbitrary_bytes"])
+@given(st.binary(max_size=200) | DEEP)
+def test_arbitrary_bytes_give_a_snapshot_or_a_response_error(body: bytes) -> None:
+    check_verdict(body)
+
+
+@settings(FUZZ, max_examples=BUDGETS["json_shaped_bytes"])
+@given(st.lists(JSON_TOKENS, max_size=40).map(b"".join))
+def test_json_shaped_bytes_give_a_snapshot_or_a_response_error(body: bytes) -> None:
+    check_verdict(body)
+
+
+SKELETONS = st.fixed_dictionaries(
+    {"totals": st.fixed_dictionaries({}, optional={name: JSON_VALUES for name in MAPS})},
+    optional={"last_updated": JSON_VALUES | LAST_UPDATED_TEXT},
+)
+
+
+@settings(FUZZ, max_examples=BUDGETS["arbitrary_json_values"])
+@given(st.data())
+def test_arbitrary_json_values_give_a_snapshot_or_a_response_error(data: Any) -> None:
+    document = data.draw(JSON_VALUES | SKELETONS | RAW)
+    snapshot = check_verdict(data.draw(encodings(document)))
+    label("accepted" if snapshot else "refused")
+
+
+@settings(FUZZ, max_examples=BUDGETS["mutated_seed"])
+@given(mutated_seeds())
+def test_mutated_seed_documents_are_judged_by_the_rules(body: bytes) -> None:
+    snapshot = check_verdict(body)
+    label("accepted" if snapshot else "refused")
+    if expected_verdict(body) is None:
+        label("last_updated outside strict ISO 8601 (not asserted)")
+
+
+@settings(FUZZ, max_examples=BUDGETS["byte_mutated_seed"])
+@given(byte_mutated_seeds())
+def test_byte_mutated_seed_bodies_are_judged_by_the_rules(body: bytes) -> None:
+    snapshot = check_verdict(body)
+    label("accepted" if snapshot else "refused")
+
+
+@st.composite
+def duplicated_keys(draw: Any) -> bytes:
+    """A valid document with one key written twice in one object (top, totals or a map)."""
+    document, _ = draw(valid_documents())
+    totals = document["totals"]
+    where = draw(st.sampled_from(["document", "totals", *(n for n in MAPS if totals[n])]))
+    target = {"document": document, "totals": totals}.get(where) or totals[where]
+    pairs = list(target.items())
+    key = draw(st.sampled_from(sorted(target)))
+    value = target[key] if draw(st.booleans()) else draw(COUNT | JSON_VALUES)
+    pairs.insert(draw(st.integers(min_value=0, max_value=len(pairs))), (key, value))
+    if where == "document":
+        return draw(encodings(Pairs(pairs)))
+    if where == "totals":
+        document["totals"] = Pairs(pairs)
+    else:
+        totals[where] = Pairs(pairs)
+    return draw(encodings(document))
+
+
+@settings(FUZZ, max_examples=BUDGETS["duplicate_keys"])
+@given(duplicated_keys())
+def test_a_key_written_twice_is_refused(body: bytes) -> None:
+    assert expected_verdict(body) is False
+    with pytest.raises(ResponseError, match="appears twice in one object"):
+        parse_snapshot(body)
+
+
+# -- 2. valid bodies are accepted with exactly the counts sent ---------------------------
+
+
+@settings(FUZZ, max_examples=BUDGETS["valid_bodies"])
+@given(valid_documents(), st.sampled_from([b"", b"\xef\xbb\xbf"]), SEPARATORS)
+def test_valid_bodies_are_accepted_with_the_counts_sent(
+    generated: Tuple[Dict[str, Any], datetime], bom: bytes, separators: Tuple[str, str]
+) -> None:
+    document, instant = generated
+    sent = {name: document["totals"][name] for name in MAPS}
+    escaped, raw = (
+        bom + to_json(document, ensure_ascii, separators).encode("utf-8")
+        for ensure_ascii in (True, False)
+    )
+    snapshot = parse_snapshot(escaped)
+    assert parse_snapshot(raw) == snapshot  # \u escapes or UTF-8: the same snapshot
+    assert expected_verdict(raw) is True
+    assert snapshot.totals.as_dict() == sent
+    assert snapshot.totals.total_iocs == sum(sent["by_type"].values())
+    consistent = sum(sent["by_type"].values()) == sum(sent["by_category"].values())
+    assert snapshot.totals.consistent is consistent
+    label(f"consistent={consistent}")
+    assert snapshot.last_updated == document["last_updated"]
+    assert snapshot.last_updated_at == instant
+    assert snapshot.last_updated_at.utcoffset() == instant.utcoffset()
+    check_accepted(raw, snapshot)
+
+
+# -- 3. two polls linked by the checkpoint: totals, deltas and times ---------------------
+
+
+@st.composite
+def next_maps(draw: Any, first: Dict[str, Dict[str, int]]) -> Dict[str, Dict[str, int]]:
+    """The next poll's maps: keys kept, changed, gone or new (or all new)."""
+    if draw(st.integers(min_value=0, max_value=4)) == 0:
+        return draw(balanced_maps())
+    maps = {}
+    for name in MAPS:
+        counts = {}
+        for key, count in first[name].items():
+            change = draw(st.sampled_from(["same", "other", "gone"]))
+            if change != "gone":
+                counts[key] = count if change == "same" else draw(COUNT)
+        for key, count in draw(st.dictionaries(st.text(max_size=12), COUNT, max_size=3)).items():
+            counts.setdefault(key, count)
+        maps[name] = counts
+    return maps
+
+
+@st.composite
+def two_polls(draw: Any) -> Tuple[Dict[str, Any], Dict[str, Any], datetime]:
+    first, _ = draw(valid_documents())
+    second, instant = draw(valid_documents())
+    maps = draw(next_maps({name: first["totals"][name] for name in MAPS}))
+    second["totals"].update(maps)
+    return first, second, instant
+
+
+@settings(FUZZ, max_examples=BUDGETS["two_polls"])
+@given(two_polls(), moments(), moments(), st.none() | st.text(max_size=20), st.booleans())
+def test_the_next_event_carries_totals_and_deltas_against_the_checkpoint(
+    polls: Tuple[Dict[str, Any], Dict[str, Any], datetime],
+    first_at: datetime,
+    second_at: datetime,
+    request_id: Optional[str],
+    ensure_ascii: bool,
+) -> None:
+    first_doc, second_doc, second_instant = polls
+    body = [
+        to_json(document, ensure_ascii, (",", ":")).encode("utf-8")
+        for document in (first_doc, second_doc)
+    ]
+    first, second = parse_snapshot(body[0]), parse_snapshot(body[1])
+    before = {name: first_doc["totals"][name] for name in MAPS}
+    after = {name: second_doc["totals"][name] for name in MAPS}
+
+    previous = checkpoint_round_trip(first, first_at)
+    assert previous.totals.as_dict() == before
+    assert previous.collected_at == first_at
+    assert previous.last_updated == first_doc["last_updated"]
+    event = build_event(
+        second,
+        collected_at=second_at,
+        account=NAMES[0],
+        input_name=NAMES[1],
+        api_host=NAMES[2],
+        previous=previous,
+        request_id=request_id,
+    )
+
+    assert set(event) == {
+        "collected_at", "last_updated", "feed_age_seconds", "account", "input", "api_host",
+        "total_iocs", "consistent", "totals", "delta", "seconds_since_previous",
+        "schema_version", *(["request_id"] if request_id else []),
+    }  # fmt: skip
+    assert event["totals"] == after
+    assert event["total_iocs"] == sum(after["by_type"].values())
+    assert event["consistent"] is (
+        sum(after["by_type"].values()) == sum(after["by_category"].values())
+    )
+    delta = event["delta"]
+    assert set(delta) == {"total_iocs", *MAPS}
+    assert delta["total_iocs"] == sum(after["by_type"].values()) - sum(before["by_type"].values())
+    for name in MAPS:
+        assert set(delta[name]) == set(before[name]) | set(after[name])
+        for key, change in delta[name].items():
+            assert change == after[name].get(key, 0) - before[name].get(key, 0)
+        assert sum(delta[name].values()) == sum(after[name].values()) - sum(before[name].values())
+    label("some delta non-zero" if any(any(delta[n].values()) for n in MAPS) else "all deltas 0")
+
+    microseconds = (second_at - first_at) // timedelta(microseconds=1)
+    assert event["seconds_since_previous"] == round(Fraction(microseconds, 10**6))
+    assert event["feed_age_seconds"] == exact_floor_seconds(second_at, second_instant)
+    collected = datetime.strptime(event["collected_at"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    assert collected.replace(tzinfo=timezone.utc) == second_at
+    assert event["last_updated"] == second_doc["last_updated"]
+    assert (event["account"], event["input"], event["api_host"]) == NAMES
+    assert event.get("request_id") == (request_id or None)
+    assert event["schema_version"] == 1
+
+    text = json.dumps(event, ensure_ascii=False)
+    assert json.loads(text) == event
+    assert json.loads(json.dumps(event)) == event
+
+
+def test_the_budgets_add_up_to_ten_thousand_bodies() -> None:
+    bodies = sum(count * BODIES_PER_EXAMPLE.get(name, 1) for name, count in BUDGETS.items())
+    assert bodies >= 10_000
