@@ -99,6 +99,11 @@ demo: $(TEST_VENV_313)/.installed ## build, then run the input twice against the
 	$(MAKE) build
 	$(TEST_VENV_313)/bin/python tools/demo.py --python $(PY313) --app $(APP_DIR)
 
+.PHONY: bench
+bench: package ## time a poll of the built input against the import floor; writes docs/benchmarks.md
+	$(PY313) tools/bench.py --python39 $(PY39) --python313 $(PY313) \
+	    --app $(APP_DIR) --package $(PACKAGE) --runs 20 --out docs/benchmarks.md
+
 .PHONY: appinspect
 appinspect: $(APPINSPECT_VENV)/.installed ## vet the package with AppInspect (cloud, private_victoria)
 	test -f $(PACKAGE) || $(MAKE) package

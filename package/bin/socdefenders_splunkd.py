@@ -130,5 +130,7 @@ class SplunkdConnection:
     @property
     def checkpoints(self) -> KVStoreCheckpointer:
         if self._checkpoints is None:
-            self._checkpoints = open_checkpoints(self.session_key, self.uri)
+            # solnlib retries each KV store call 4 times over 7 s itself; urllib3's own
+            # retries on top would multiply the requests to a KV store that is down.
+            self._checkpoints = open_checkpoints(self.session_key, self.uri, max_retries=1)
         return self._checkpoints
