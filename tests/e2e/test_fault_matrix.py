@@ -13,6 +13,7 @@ import copy
 import json
 import socket
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
@@ -279,3 +280,41 @@ def test_fault_matrix(scenario: Scenario, run, vendor_api, tmp_path: Path) -> No
 def test_the_matrix_is_complete() -> None:
     assert len(SCENARIOS) >= 30
     assert len({s.name for s in SCENARIOS}) == len(SCENARIOS)
+
+
+def test_kv_store_down_when_reading_writes_the_event_without_delta(run) -> None:
+    run.splunkd.kvstore.setdefault(COLLECTION, {})["prod_stats"] = {
+        "_key": "prod_stats", "state": json.dumps(PREVIOUS)}  # fmt: skip
+    run.splunkd.fail("kvstore_read", status=503)
+    result = run()
+    data = json.loads(result.events[0]["data"])
+    assert len(result.events) == 1
+    assert "delta" not in data  # no silent delta against a checkpoint it could not read
+    warnings = result.log_lines("checkpoint_ignored")
+    assert len(warnings) == 1
+    assert "the KV store could not be read" in warnings[0]
+    assert json.loads(checkpoint_record(run))["collected_at"] == data["collected_at"]
+
+
+def test_kv_store_down_when_saving_loses_and_duplicates_nothing(run, vendor_api) -> None:
+    first = json.loads(run().events[0]["data"])
+    saved = checkpoint_record(run)
+    vendor_api.body["totals"]["by_type"]["ipv4"] += 10
+    run.splunkd.fail("kvstore_write", status=503)
+    second_run = run()
+    run.splunkd.clear_faults()
+    assert len(second_run.events) == 1
+    second = json.loads(second_run.events[0]["data"])
+    assert second["delta"]["total_iocs"] == 10
+    errors = second_run.log_lines("checkpoint_not_saved")
+    assert len(errors) == 1
+    assert "the event was written" in errors[0]
+    assert checkpoint_record(run) == saved  # still the first snapshot
+    vendor_api.body["totals"]["by_type"]["ipv4"] += 5
+    third = json.loads(run().events[0]["data"])
+    # The rule: the delta spans back to the last saved checkpoint, and says so.
+    assert third["delta"]["total_iocs"] == 15
+    first_at, third_at = (datetime.strptime(e["collected_at"], "%Y-%m-%dT%H:%M:%S.%f%z")
+                          for e in (first, third))  # fmt: skip
+    assert third["seconds_since_previous"] == round((third_at - first_at).total_seconds())
+    assert len({first["collected_at"], second["collected_at"], third["collected_at"]}) == 3
