@@ -50,18 +50,24 @@ def validate_input(definition: smi.ValidationDefinition) -> None:
     check_input_parameters(definition.parameters)
 
 
-def route_library_logs(logger: logging.Logger, redactor: SecretRedactor) -> None:
-    """Everything logged in this process goes to the add-on's file, through the redactor.
+def route_library_logs(logger: logging.Logger) -> SecretRedactor:
+    """Everything logged in this process goes to the add-on's file, through one redactor.
 
     Libraries (solnlib, urllib3) log on the root logger; without a handler Python would
-    print those records to stderr, which splunkd files under splunkd.log.
+    print those records to stderr, which splunkd files under splunkd.log. Calling this
+    again (another run in the same process) reuses the handlers' redactor.
     """
     root = logging.getLogger()
+    redactor = next(
+        (f for h in logger.handlers for f in h.filters if isinstance(f, SecretRedactor)),
+        SecretRedactor(),
+    )
     for handler in logger.handlers:
         if redactor not in handler.filters:
             handler.addFilter(redactor)
         if handler not in root.handlers:
             root.addHandler(handler)
+    return redactor
 
 
 class InputRun:
@@ -73,9 +79,8 @@ class InputRun:
         )
         self.inputs = inputs.inputs
         self.event_writer = event_writer
-        self.redactor = SecretRedactor()
         self.logger = log.Logs().get_logger(LOG_NAME)
-        route_library_logs(self.logger, self.redactor)
+        self.redactor = route_library_logs(self.logger)
         self.user_agent = f"{APP}/{app_version()}"
 
     def run(self) -> None:
