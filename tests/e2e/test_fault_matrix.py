@@ -69,7 +69,7 @@ class Scenario:
 def body_with(change: Callable[[dict], None]) -> bytes:
     document = copy.deepcopy(SEED_BODY)
     change(document)
-    return json.dumps(document, ensure_ascii=False).encode()
+    return json.dumps(document).encode()  # \u escapes: any name, even one UTF-8 cannot encode
 
 
 def set_count(value) -> Callable[[dict], None]:
@@ -111,6 +111,12 @@ def add_names(document: dict) -> None:
     document["totals"]["by_type"]["ja3"] = 7
     document["totals"]["by_category"]["partner"] = 7
     document["totals"]["by_source"]["Feed v2.1 (β) · Ümlaut"] = 9
+
+
+def add_unwritable_names(document: dict) -> None:
+    """Names JSON allows but XML 1.0 cannot carry (splunklib streams events as XML)."""
+    document["totals"]["by_source"]["bad\ud800name"] = 1
+    document["totals"]["by_source"]["\uffff"] = 2
 
 
 def read_timeouts(ctx: Context) -> None:
@@ -203,6 +209,8 @@ SCENARIOS: List[Scenario] = [
              1, None, SEED_TOTAL, 1),
     Scenario("new types and feed names", script(Fault.raw(body_with(add_names))),
              1, None, ('"Feed v2.1 (β) · Ümlaut":9', '"ja3":7', '"partner":7'), 1),
+    Scenario("names XML cannot carry", script(Fault.raw(body_with(add_unwritable_names))),
+             1, None, ('"bad\\ud800name":1', '"\\uffff":2'), 1),
     Scenario("last_updated in the future",
              script(Fault.raw(body_with(lambda d: d.update(last_updated="2099-01-01T00:00:00Z")))),
              1, None, ('"feed_age_seconds":-',), 1),

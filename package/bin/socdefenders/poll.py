@@ -7,6 +7,7 @@ so a failure at any step before leaves both untouched.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Dict, Optional
@@ -18,6 +19,8 @@ from .event import build_event
 from .snapshot import Snapshot, parse_snapshot
 from .timestamps import utc_now
 
+_NOT_IN_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
 
 @dataclass(frozen=True)
 class PollResult:
@@ -28,8 +31,14 @@ class PollResult:
     response: ApiResponse
 
     def event_json(self) -> str:
-        """The event text: compact JSON, names kept in their own script (not ``\\u`` escapes)."""
-        return json.dumps(self.event, ensure_ascii=False, separators=(",", ":"))
+        """The event text: compact JSON, names kept in their own script (not ``\\u`` escapes).
+
+        Characters XML 1.0 cannot carry (lone surrogates, U+FFFE, U+FFFF; JSON already
+        escapes the control characters) are written as JSON ``\\u`` escapes, so the event
+        stays well-formed in the XML stream splunklib writes to splunkd.
+        """
+        text = json.dumps(self.event, ensure_ascii=False, separators=(",", ":"))
+        return _NOT_IN_XML.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
     def log_fields(self) -> Dict[str, object]:
         """The fields of the INFO line logged for this poll."""
