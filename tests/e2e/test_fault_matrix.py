@@ -86,8 +86,8 @@ def script(*faults: Fault) -> Callable[[Context], None]:
     return lambda ctx: ctx.api.script(*faults)
 
 
-def invalid(body: bytes, *words: str) -> Scenario:
-    return Scenario(f"200 invalid: {body[:30]!r}", script(Fault.raw(body)), 0, "Server Error",
+def invalid(name: str, body: bytes, *words: str) -> Scenario:
+    return Scenario(f"200 invalid: {name}", script(Fault.raw(body)), 0, "Server Error",
                     ("invalid_body", *words), 1, "kept")  # fmt: skip
 
 
@@ -192,18 +192,21 @@ SCENARIOS: List[Scenario] = [
              "kept"),
     Scenario("200 HTML", script(Fault.raw(b"<html>Service</html>", content_type="text/html")),
              0, SERVER, ("invalid_body", "not JSON"), 1, "kept"),
-    invalid(b'{"totals": {"by_type": {"ipv4": 1,,}}}', "not JSON"),
-    invalid(json.dumps(SEED_BODY).encode()[:-40], "not JSON"),
+    invalid("invalid JSON", b'{"totals": {"by_type": {"ipv4": 1,,}}}', "not JSON"),
+    invalid("truncated JSON", json.dumps(SEED_BODY).encode()[:-40], "not JSON"),
     Scenario("body over the size cap", script(Fault.huge_body(MAX_BODY_BYTES + 1)),
              0, SERVER, ("body_too_large",), 1, "kept"),
-    invalid(body_with(set_count(-5)), "not a non-negative integer"),
-    invalid(body_with(set_count(1.5)), "not a non-negative integer"),
-    invalid(body_with(set_count("48210")), "not a non-negative integer"),
-    invalid(body_with(set_count(True)), "not a non-negative integer"),
-    invalid(body_with(lambda d: d.pop("totals")), "totals is missing"),
-    invalid(body_with(lambda d: d["totals"].pop("by_source")), "totals.by_source is missing"),
-    invalid(body_with(lambda d: d.pop("last_updated")), "last_updated is missing"),
-    invalid(body_with(lambda d: d.update(last_updated="15/01/2024")), "not ISO 8601"),
+    invalid("negative count", body_with(set_count(-5)), "not a non-negative integer"),
+    invalid("float count", body_with(set_count(1.5)), "not a non-negative integer"),
+    invalid("string count", body_with(set_count("48210")), "not a non-negative integer"),
+    invalid("boolean count", body_with(set_count(True)), "not a non-negative integer"),
+    invalid("no totals", body_with(lambda d: d.pop("totals")), "totals is missing"),
+    invalid("no by_source", body_with(lambda d: d["totals"].pop("by_source")),
+            "totals.by_source is missing"),
+    invalid("no last_updated", body_with(lambda d: d.pop("last_updated")),
+            "last_updated is missing"),
+    invalid("malformed last_updated",
+            body_with(lambda d: d.update(last_updated="15/01/2024")), "not ISO 8601"),
     Scenario("unknown top-level keys",
              script(Fault.raw(body_with(lambda d: d.update(meta={"x": [1]}, version="9")))),
              1, None, SEED_TOTAL, 1),
