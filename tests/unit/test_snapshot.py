@@ -115,7 +115,9 @@ def test_malformed_bodies_are_refused_with_a_reason(body: bytes, words: str) -> 
 
 
 @pytest.mark.parametrize("value", [None, 20240115, "", "yesterday", "2024-13-15T10:00:00Z",
-                                   "2024-01-15T25:00:00Z", "15/01/2024 10:00"])  # fmt: skip
+                                   "2024-01-15T25:00:00Z", "15/01/2024 10:00",
+                                   "2024-01-15T10:00:00Z\n", "2024-01-15T10:00:00+00:99",
+                                   "\u0662\u0660\u0662\u0664-01-15T10:00:00Z"])  # fmt: skip
 def test_last_updated_must_be_iso_8601(value: Any) -> None:
     def spoil(document: dict) -> None:
         if value is None:

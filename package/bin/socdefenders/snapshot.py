@@ -20,8 +20,8 @@ MAX_COUNT = 2**63 - 1  # Splunk stores numbers as 64-bit integers
 
 _ISO_8601 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?"
-    r"(Z|[+-]\d{2}:?\d{2})?$",
-    re.IGNORECASE,
+    r"(Z|[+-]\d{2}:?\d{2})?\Z",
+    re.IGNORECASE | re.ASCII,  # ASCII digits only; \Z: no trailing newline
 )
 _FIX = (
     "the API answered in an unexpected format; if this persists, give the request_id to "
@@ -73,6 +73,8 @@ def parse_timestamp(text: str) -> datetime:
     if offset and offset.upper() != "Z":
         sign = -1 if offset[0] == "-" else 1
         digits = offset[1:].replace(":", "")
+        if int(digits[2:]) >= 60:
+            raise ValueError("offset minutes out of range")
         zone = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
     return datetime(year, month, day, hour, minute, second, microsecond, tzinfo=zone)
 
