@@ -116,8 +116,10 @@ def decoded(body: bytes) -> Any:
 
 
 def valid_counts(value: Any) -> bool:
-    return isinstance(value, dict) and all(
-        type(count) is int and 0 <= count <= MAX_COUNT for count in value.values()
+    return (
+        isinstance(value, dict)
+        and all(type(count) is int and 0 <= count <= MAX_COUNT for count in value.values())
+        and sum(value.values()) <= MAX_COUNT  # each sum must fit Splunk's 64-bit integers too
     )
 
 
@@ -396,20 +398,29 @@ def timestamps(draw: Any, start: int = 1950, end: int = 2150) -> Tuple[str, date
     return text, moment.replace(tzinfo=timezone(timedelta(minutes=offset)))
 
 
+def within_64_bits(counts: Dict[str, int]) -> Dict[str, int]:
+    """``counts`` with each count cut so that the map adds up to at most MAX_COUNT."""
+    budget, kept = MAX_COUNT, {}
+    for key, count in counts.items():
+        kept[key] = min(count, budget)
+        budget -= kept[key]
+    return kept
+
+
 @st.composite
 def balanced_maps(draw: Any) -> Dict[str, Dict[str, int]]:
     """The three maps; by_category often splits the by_type total (a consistent snapshot)."""
     names = VALID_NAME
-    by_type = draw(st.dictionaries(names, COUNT, max_size=6))
-    by_category = draw(st.dictionaries(names, COUNT, max_size=5))
+    by_type = within_64_bits(draw(st.dictionaries(names, COUNT, max_size=6)))
+    by_category = within_64_bits(draw(st.dictionaries(names, COUNT, max_size=5)))
     total = sum(by_type.values())
-    if total <= MAX_COUNT and draw(st.booleans()):
+    if draw(st.booleans()):
         keys = draw(st.lists(names, min_size=1, max_size=5, unique=True))
         cuts = sorted(draw(st.lists(st.integers(0, total), min_size=len(keys) - 1,
                                     max_size=len(keys) - 1)))  # fmt: skip
         bounds = [0, *cuts, total]
         by_category = {key: bounds[i + 1] - bounds[i] for i, key in enumerate(keys)}
-    by_source = draw(st.dictionaries(names, COUNT, max_size=6))
+    by_source = within_64_bits(draw(st.dictionaries(names, COUNT, max_size=6)))
     return {"by_type": by_type, "by_category": by_category, "by_source": by_source}
 
 
@@ -621,9 +632,11 @@ def test_one_count_of_the_seed_replaced_is_judged_by_the_rules(
         assert check_verdict(body).totals.as_dict()[name][key] == decoded(body)["totals"][name][key]
     else:
         field = f"totals.{name}[{json.dumps(key, ensure_ascii=False)}]"
-        with pytest.raises(
-            ResponseError, match=re.escape(field) + " is .*not a non-negative integer"
-        ):
+        reason = re.escape(field) + " is .*not a non-negative integer"
+        sent = decoded(body)["totals"][name][key]
+        if type(sent) is int and 0 <= sent <= MAX_COUNT:  # a count, but the map overflows
+            reason = re.escape(f"the counts of totals.{name} add up to more than {MAX_COUNT}")
+        with pytest.raises(ResponseError, match=reason):
             parse_snapshot(body)
 
 
@@ -717,7 +730,7 @@ def next_maps(draw: Any, first: Dict[str, Dict[str, int]]) -> Dict[str, Dict[str
                 counts[key] = count if change == "same" else draw(COUNT)
         for key, count in draw(st.dictionaries(VALID_NAME, COUNT, max_size=3)).items():
             counts.setdefault(key, count)
-        maps[name] = counts
+        maps[name] = within_64_bits(counts)
     return maps
 
 

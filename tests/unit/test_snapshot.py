@@ -82,6 +82,23 @@ def test_counts_must_be_non_negative_integers(value: Any, shown: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["by_type", "by_category", "by_source"])
+def test_a_map_may_not_add_up_beyond_64_bits(name: str) -> None:
+    largest = 2**63 - 1
+
+    def fill(total: int):
+        def spoil(document: dict) -> None:
+            document["totals"][name] = {"a": largest, "b": total - largest}
+
+        return spoil
+
+    assert parse_snapshot(seed_with(fill(largest))).totals.as_dict()[name]["b"] == 0
+    with pytest.raises(ResponseError) as caught:
+        parse_snapshot(seed_with(fill(largest + 1)))
+    assert f"the counts of totals.{name} add up to more than {largest}" in str(caught.value)
+    assert caught.value.category is ErrorCategory.SERVER
+
+
+@pytest.mark.parametrize("name", ["by_type", "by_category", "by_source"])
 @pytest.mark.parametrize(("replacement", "words"), [(None, "missing"), ([1], "a list")])
 def test_each_map_must_be_an_object(name: str, replacement: Any, words: str) -> None:
     def spoil(document: dict) -> None:

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Mapping, Tuple
 from .errors import ResponseError  # not a ValueError: passes through json.loads hooks
 
 MAPS = ("by_type", "by_category", "by_source")
-MAX_COUNT = 2**63 - 1  # Splunk stores numbers as 64-bit integers
+MAX_COUNT = 2**63 - 1  # Splunk stores numbers as 64-bit integers: each count and each sum
 
 _ISO_8601 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?"
@@ -119,6 +119,8 @@ def parse_counts(totals: Mapping[str, Any], name: str) -> Dict[str, int]:
                 f"totals.{name}[{json.dumps(key, ensure_ascii=False)[:80]}] is "
                 f"{json.dumps(value)[:40]}, not a non-negative integer"
             )
+    if sum(counts.values()) > MAX_COUNT:  # total_iocs and the searches' sums must stay 64-bit
+        raise invalid(f"the counts of totals.{name} add up to more than {MAX_COUNT}")
     return dict(counts)
 
 
