@@ -39,11 +39,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # run as a script: python tools/render_dashboard.py
+    sys.path.insert(0, str(REPO))
+
+# The view is read by the one reader the other tools and the tests share.
+from tools.studio_view import ViewError, extract_definition  # noqa: E402
+
 DEFAULT_STUDIO = REPO / "tools" / "studio"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_LISTED = 25  # per category, in the report
@@ -63,37 +68,7 @@ CATEGORIES = (
 )
 
 
-class ViewError(ValueError):
-    """The view cannot be read as a Dashboard Studio view."""
-
-
 # --- the view and the fixtures ---------------------------------------------------------
-
-
-def extract_definition(xml_text: str) -> Tuple[Dict[str, Any], str]:
-    """The JSON definition and theme of a ``<dashboard version="2">`` view."""
-    try:
-        root = ET.fromstring(xml_text)  # noqa: S314 - our own view files, not remote input
-    except ET.ParseError as exc:
-        raise ViewError(f"not well-formed XML: {exc}") from exc
-    if root.tag != "dashboard":
-        raise ViewError(f"root element is <{root.tag}>, not <dashboard>")
-    if root.get("version") != "2":
-        found = root.get("version", "")
-        raise ViewError(f'<dashboard version="{found}">: a Dashboard Studio view has version="2"')
-    theme = root.get("theme", "light")
-    if theme not in ("light", "dark"):
-        raise ViewError(f'theme="{theme}": expected "light" or "dark"')
-    node = root.find("definition")
-    if node is None or not (node.text or "").strip():
-        raise ViewError("no <definition> with a JSON definition (in CDATA)")
-    try:
-        definition = json.loads(node.text)
-    except json.JSONDecodeError as exc:
-        raise ViewError(f"<definition> is not JSON: {exc}") from exc
-    if not isinstance(definition, dict):
-        raise ViewError("<definition> JSON is not an object")
-    return definition, theme
 
 
 def fixture_shape_errors(fixtures: Any) -> List[str]:

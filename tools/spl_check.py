@@ -18,14 +18,18 @@ Studio ``ds.search`` / ``ds.chain``, Simple XML ``<search><query>``). Prints one
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Dict, List, Mapping, Optional, Tuple
+
+_REPO = Path(__file__).resolve().parent.parent
+if str(_REPO) not in sys.path:  # run as a script: python tools/spl_check.py APP_DIR
+    sys.path.insert(0, str(_REPO))
+
+from tools.studio_view import definition_of, parse_view  # noqa: E402
 
 # SPL command names: the COMMANDS tuple of pygments-lexer-spl 0.1.0
 # (pygments_lexer_spl/_lexer.py, MIT, https://github.com/seanthegeek/pygments-lexer-spl) ...
@@ -416,18 +420,15 @@ def macro_arities(default_dir: Path) -> Dict[str, int]:
 
 
 def searches_in_view(path: Path) -> Dict[str, str]:
-    """Searches of one dashboard; raises ValueError if it cannot be read."""
-    try:
-        root = ET.parse(path).getroot()  # noqa: S314 - the add-on's own files
-    except ET.ParseError as error:
-        raise ValueError(f"not well-formed XML: {error}") from error
+    """Searches of one dashboard; raises ValueError (a ``ViewError``) if it cannot be read."""
+    root = parse_view(path.read_bytes())
     searches: Dict[str, str] = {}
-    definition = root.find("definition")
-    if root.tag == "dashboard" and root.get("version") == "2" and definition is not None:
-        try:
-            studio = json.loads(definition.text or "")
-        except json.JSONDecodeError as error:
-            raise ValueError(f"<definition> is not JSON: {error}") from error
+    if (
+        root.tag == "dashboard"
+        and root.get("version") == "2"
+        and root.find("definition") is not None
+    ):
+        studio = definition_of(root)
         for source_id, source in (studio.get("dataSources") or {}).items():
             query = (source.get("options") or {}).get("query")
             kind = source.get("type")

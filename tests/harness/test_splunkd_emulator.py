@@ -38,7 +38,8 @@ REPO = Path(__file__).resolve().parents[2]
 SUPPORT = REPO / "tests" / "support"
 CHECKPOINTS = "ta_socdefenders_checkpoints"
 SHORT_KEY = "sk_live_FAKE_TEST_KEY_0000"
-LONG_KEY = "sk_live_" + "0123456789abcdef" * 40  # 648 characters: 3 chunks + end marker
+# 648 characters, no two 255-character chunks alike: 3 chunks + end marker, reassembled in order
+LONG_KEY = ("sk_live_FAKE_LONG_TEST_KEY_" + "0123456789abcdef" * 40)[:648]
 
 PRELUDE = """
 import json, os, sys, time

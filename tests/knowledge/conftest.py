@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -12,6 +11,7 @@ import pytest
 from tests.conftest import python_for
 from tests.support.dashboard_fixtures import collect_real_events
 from tools.spl_check import read_conf
+from tools.studio_view import extract_definition
 
 VIEW = "socdefenders_ioc_overview"
 
@@ -23,8 +23,10 @@ def real_telemetry(app_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> T
 
 
 def dashboard_definition(app_dir: Path, view: str = VIEW) -> dict:
-    xml = (app_dir / "default" / "data" / "ui" / "views" / f"{view}.xml").read_text()
-    return json.loads(xml.split("<definition><![CDATA[", 1)[1].split("]]></definition>", 1)[0])
+    """The Dashboard Studio definition of a built view (tools.studio_view raises ViewError)."""
+    path = app_dir / "default" / "data" / "ui" / "views" / f"{view}.xml"
+    definition, _ = extract_definition(path.read_bytes())
+    return definition
 
 
 def all_searches(app_dir: Path) -> Dict[str, Tuple[str, str]]:

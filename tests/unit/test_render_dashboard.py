@@ -15,9 +15,13 @@ from pathlib import Path
 import pytest
 
 from tools import render_dashboard as rd
+from tools import studio_view
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "tools" / "studio" / "example"
+SHIPPED_VIEW = (
+    REPO / "package" / "default" / "data" / "ui" / "views" / "socdefenders_ioc_overview.xml"
+)
 
 DEFINITION = {
     "title": "t",
@@ -121,6 +125,46 @@ def test_the_example_view_parses() -> None:
 def test_views_that_are_not_studio_views_are_refused(xml: str, reason: str) -> None:
     with pytest.raises(rd.ViewError, match=reason):
         rd.extract_definition(xml)
+
+
+def test_the_tools_and_tests_share_one_view_reader() -> None:
+    # render_dashboard, spl_check and tests/knowledge all read <definition> via studio_view
+    assert rd.extract_definition is studio_view.extract_definition
+    assert rd.ViewError is studio_view.ViewError
+    assert issubclass(studio_view.ViewError, ValueError)  # spl_check reports ValueErrors
+
+
+def test_the_shipped_view_yields_its_definition() -> None:
+    definition, theme = studio_view.extract_definition(SHIPPED_VIEW.read_bytes())
+    assert theme in ("light", "dark")
+    assert definition["dataSources"]
+    assert all(
+        source["type"] in ("ds.search", "ds.chain") for source in definition["dataSources"].values()
+    )
+
+
+def test_definition_of_a_parsed_view() -> None:
+    root = studio_view.parse_view(view_xml().encode("utf-8"))
+    assert studio_view.definition_of(root) == DEFINITION
+
+
+@pytest.mark.parametrize(
+    ("xml", "reason"),
+    [
+        ('<dashboard version="2"><label>x</label></dashboard>', "no <definition> with a JSON"),
+        ('<dashboard version="2"><definition> \n </definition></dashboard>', "no <definition>"),
+        (view_xml("{not json"), "<definition> is not JSON: Expecting property name"),
+        (view_xml('"just a string"'), "<definition> JSON is not an object"),
+    ],
+)
+def test_definition_of_refuses_a_view_without_a_json_object(xml: str, reason: str) -> None:
+    with pytest.raises(studio_view.ViewError, match=reason):
+        studio_view.definition_of(studio_view.parse_view(xml))
+
+
+def test_parse_view_refuses_xml_that_is_not_well_formed() -> None:
+    with pytest.raises(studio_view.ViewError, match="not well-formed XML: no element found"):
+        studio_view.parse_view(b'<dashboard version="2"><definition>')
 
 
 # --- the fixtures ------------------------------------------------------------------------

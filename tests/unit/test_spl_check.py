@@ -224,3 +224,27 @@ def test_main_passes_a_clean_app_and_reports_broken_xml(tmp_path: Path, capsys) 
     (views / "broken.xml").write_text("<dashboard><row>")
     assert main([str(app)]) == 1
     assert "broken.xml: not well-formed XML" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("definition", "message"),
+    [
+        ("{not json", "studio.xml: <definition> is not JSON: Expecting property name"),
+        ("[1, 2]", "studio.xml: <definition> JSON is not an object"),
+        ("", "studio.xml: no <definition> with a JSON definition (in CDATA)"),
+    ],
+)
+def test_a_studio_view_without_a_json_definition_is_reported(
+    tmp_path: Path, capsys, definition: str, message: str
+) -> None:
+    app = write_app(tmp_path)
+    saved = app / "default" / "savedsearches.conf"
+    saved.write_text(saved.read_text().replace("statz", "stats"))
+    studio = app / "default" / "data" / "ui" / "views" / "studio.xml"
+    studio.write_text(
+        f'<dashboard version="2"><definition><![CDATA[{definition}]]></definition></dashboard>'
+    )
+    assert main([str(app)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2
+    assert out[0].startswith(message)
