@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, NamedTuple, Optional, Union
 
 import requests
+from requests.exceptions import (
+    ChunkedEncodingError,
+    ConnectTimeout,
+    ProxyError,
+    ReadTimeout,
+    SSLError,
+)
 
 from .errors import ApiError, CollectionError, ErrorCategory, ResponseError, TransportError
 
@@ -160,57 +167,66 @@ def _looks_like_dns_failure(failure: BaseException) -> bool:
     )  # fmt: skip
 
 
+_Match = Callable[[requests.RequestException, bool], bool]
+
+
+def _bad_request(failure: requests.RequestException, proxied: bool) -> bool:
+    """An invalid URL, or a proxy URL whose scheme requests cannot use."""
+    return isinstance(failure, requests.exceptions.InvalidURL) or (
+        isinstance(failure, requests.exceptions.InvalidSchema) and proxied
+    )
+
+
+class _TransportCase(NamedTuple):
+    """A kind of transport failure and what to tell the admin about it."""
+
+    test: Union[type, _Match]  # an exception class, or called with the failure and ``proxied``
+    message: str  # ``str.format`` fields: ``host``, ``timeout``; `` (ExceptionName)`` is added
+    fix: str
+    category: Optional[ErrorCategory] = None  # None: TransportError's own (Connection Error)
+
+    def matches(self, failure: requests.RequestException, proxied: bool) -> bool:
+        """Whether ``failure`` is of this kind."""
+        if isinstance(self.test, type):
+            return isinstance(failure, self.test)
+        return self.test(failure, proxied)
+
+
+# The first case that matches wins: subclasses (ConnectTimeout, and SSLError and ProxyError,
+# which are ConnectionErrors) before their bases, and the text-based DNS test after the classes.
+_TRANSPORT_CASES = (
+    _TransportCase(SSLError, "TLS verification of {host} failed",
+        "if your network inspects TLS, enter the path of its CA certificate (PEM) as the account's "
+        f"CA bundle in {ACCOUNTS_PAGE}; check that the system clock is right"),
+    _TransportCase(ProxyError, "could not reach {host} through the proxy",
+        f"check the proxy host, port, type and credentials in {PROXY_PAGE}, and that the proxy "
+        "allows HTTPS to the API host"),
+    _TransportCase(ConnectTimeout, "no connection to {host} within the connect timeout",
+        f"check that this Splunk node can reach the API host on port 443 (firewall, {PROXY_PAGE})"),
+    _TransportCase(ReadTimeout, "{host} did not answer within {timeout} s",
+        f"raise the account's request timeout in {ACCOUNTS_PAGE} if the API is slow; the next poll "
+        "tries again"),
+    _TransportCase(ChunkedEncodingError, "the connection to {host} broke while the answer was read",
+        "a network or server interruption: the next poll tries again"),
+    _TransportCase(_bad_request, "the request to {host} could not be built",
+        f"check the API base URL in {ACCOUNTS_PAGE} and the proxy in {PROXY_PAGE}",
+        ErrorCategory.CONFIGURATION),
+    _TransportCase(lambda failure, proxied: _looks_like_dns_failure(failure),
+        "the host name {host} could not be resolved",
+        "check the DNS of this Splunk node, or enable remote DNS on a SOCKS proxy in "
+        f"{PROXY_PAGE}"),
+    _TransportCase(BaseException, "could not connect to {host}",  # anything else
+        "check that this Splunk node can reach the API host (firewall, proxy in "
+        f"{PROXY_PAGE}); the next poll tries again"),
+)  # fmt: skip
+
+
 def error_for_transport_failure(
     failure: requests.RequestException, api_host: str, timeout_seconds: int, proxied: bool
 ) -> TransportError:
-    """The error for a request that got no usable answer."""
-    kind = type(failure).__name__
-    if isinstance(failure, requests.exceptions.SSLError):
-        return TransportError(
-            f"TLS verification of {api_host} failed ({kind})",
-            fix="if your network inspects TLS, enter the path of its CA certificate (PEM) "
-            f"as the account's CA bundle in {ACCOUNTS_PAGE}; check that the system clock is "
-            "right",
-        )
-    if isinstance(failure, requests.exceptions.ProxyError):
-        return TransportError(
-            f"could not reach {api_host} through the proxy ({kind})",
-            fix=f"check the proxy host, port, type and credentials in {PROXY_PAGE}, and that "
-            "the proxy allows HTTPS to the API host",
-        )
-    if isinstance(failure, requests.exceptions.ConnectTimeout):
-        return TransportError(
-            f"no connection to {api_host} within the connect timeout ({kind})",
-            fix="check that this Splunk node can reach the API host on port 443 "
-            f"(firewall, {PROXY_PAGE})",
-        )
-    if isinstance(failure, requests.exceptions.ReadTimeout):
-        return TransportError(
-            f"{api_host} did not answer within {timeout_seconds} s ({kind})",
-            fix=f"raise the account's request timeout in {ACCOUNTS_PAGE} if the API is slow; "
-            "the next poll tries again",
-        )
-    if isinstance(failure, requests.exceptions.ChunkedEncodingError):
-        return TransportError(
-            f"the connection to {api_host} broke while the answer was read ({kind})",
-            fix="a network or server interruption: the next poll tries again",
-        )
-    if isinstance(failure, requests.exceptions.InvalidURL) or (
-        isinstance(failure, requests.exceptions.InvalidSchema) and proxied
-    ):
-        return TransportError(
-            f"the request to {api_host} could not be built ({kind})",
-            fix=f"check the API base URL in {ACCOUNTS_PAGE} and the proxy in {PROXY_PAGE}",
-            category=ErrorCategory.CONFIGURATION,
-        )
-    if _looks_like_dns_failure(failure):
-        return TransportError(
-            f"the host name {api_host} could not be resolved ({kind})",
-            fix="check the DNS of this Splunk node, or enable remote DNS on a SOCKS proxy in "
-            f"{PROXY_PAGE}",
-        )
+    """The error for a request that got no usable answer: from the first case that matches."""
+    case = next(case for case in _TRANSPORT_CASES if case.matches(failure, proxied))
+    message = case.message.format(host=api_host, timeout=timeout_seconds)
     return TransportError(
-        f"could not connect to {api_host} ({kind})",
-        fix="check that this Splunk node can reach the API host (firewall, proxy in "
-        f"{PROXY_PAGE}); the next poll tries again",
+        f"{message} ({type(failure).__name__})", fix=case.fix, category=case.category
     )
