@@ -15,7 +15,7 @@ from tests.e2e.conftest import COLLECTION
 from tests.support.modinput import APP, SUPPORT, input_stanzas
 from tests.support.splunkd import input_xml
 from tests.support.vendor_api import PRO_KEY, VendorApi
-from tools.bench import measuring_run_input
+from tools.bench import MeasuringRunner
 
 POLLS_IN_ONE_PROCESS = 1000
 PROCESS_STARTS = 100
@@ -98,13 +98,15 @@ def test_a_thousand_polls_in_one_process(run, tmp_path: Path) -> None:
 
 def test_a_hundred_process_starts(run, vendor_api) -> None:
     peaks = []
-    with measuring_run_input() as measured:
-        for start in range(PROCESS_STARTS):
-            run.splunkd.reset_requests()
-            vendor_api.requests.clear()
-            result = run(timeout=60)
-            assert len(result.events) == 1, f"start {start}: {result.log}"
-            assert run.splunkd.requests_by_kind() == REQUESTS_PER_POLL
-            assert len(vendor_api.requests) == 1
-            peaks.append(measured.last.maxrss)
+    measured = MeasuringRunner()
+    for start in range(PROCESS_STARTS):
+        run.splunkd.reset_requests()
+        vendor_api.requests.clear()
+        measured.last = None
+        result = run(timeout=60, runner=measured)
+        assert measured.last is not None, f"start {start}: the input did not start through it"
+        assert len(result.events) == 1, f"start {start}: {result.log}"
+        assert run.splunkd.requests_by_kind() == REQUESTS_PER_POLL
+        assert len(vendor_api.requests) == 1
+        peaks.append(measured.last.maxrss)
     assert max(peaks[10:]) - min(peaks[10:]) < RSS_NOISE_BYTES, peaks

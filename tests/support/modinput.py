@@ -6,6 +6,10 @@ the Pythons Splunk ships, with ``-B -s -S``: no byte-code, no user or system
 site-packages, so only the add-on's own ``lib/`` and the stand-in ``splunk`` package of
 ``tests/support`` can be imported. The ``<input>`` XML goes to stdin; the event stream
 comes back on stdout and is parsed.
+
+``run_input`` starts the process through its ``runner`` (``subprocess.run`` unless told
+otherwise): a caller that measures that one process, as ``tools/bench.py`` does, passes
+a runner of its own.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional
+from typing import Callable, Dict, List, Mapping, Optional
 
 from tests.support.splunkd import Splunkd, input_xml, parse_stream
 
@@ -24,6 +28,11 @@ INPUT_TYPE = "socdefenders_ioc_stats"
 LOG_FILE = "ta-socdefenders_socdefenders_ioc_stats.log"
 SUPPORT = Path(__file__).resolve().parent
 _RECORD_START = re.compile(r"\n(?=\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})")  # solnlib's log format
+
+# Starts the input and waits for it: called like ``subprocess.run`` with the arguments
+# ``run_input`` uses (the command; keyword ``input``, ``capture_output``, ``text``,
+# ``timeout``, ``env``, ``cwd``, ``check``) and returns what it returns.
+ProcessRunner = Callable[..., "subprocess.CompletedProcess[str]"]
 
 
 @dataclass(frozen=True)
@@ -69,8 +78,9 @@ def run_input(
     *,
     session_key: Optional[str] = None,
     timeout: float = 120,
+    runner: ProcessRunner = subprocess.run,
 ) -> InputRun:
-    """One process start of the input with these ``{input name: params}``."""
+    """One process start of the input with these ``{input name: params}``, by ``runner``."""
     log_file = splunk_home / "var" / "log" / "splunk" / LOG_FILE
     log_before = log_file.stat().st_size if log_file.exists() else 0
     stdin = input_xml(
@@ -86,7 +96,7 @@ def run_input(
         "LANG": "C.UTF-8",
     }
     script = splunk_home / "etc" / "apps" / APP / "bin" / f"{INPUT_TYPE}.py"
-    completed = subprocess.run(
+    completed = runner(
         [python, "-B", "-s", "-S", str(script)],
         input=stdin,
         capture_output=True,

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import inspect
 import resource
 import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Optional
 
 import pytest
 
 from tests.conftest import REPO, python_for
+from tests.support import modinput
 from tools.bench import (
+    FLOOR_IMPORTS,
+    FLOOR_WITH_REQUESTS_IMPORTS,
     Machine,
+    MeasuringRunner,
     PackageInfo,
     PythonResult,
     count_text,
     cpu_model,
+    floor_command,
     kinds_text,
     main,
     maxrss_bytes,
@@ -33,7 +41,13 @@ from tools.bench import (
 MB = 1_000_000
 
 
-def result(label: str, poll_ms: float, floor_ms: float, **overrides) -> PythonResult:
+def result(
+    label: str,
+    poll_ms: float,
+    floor_ms: float,
+    floor_requests_ms: Optional[float] = None,
+    **overrides,
+) -> PythonResult:
     values = dict(
         label=label,
         version=label + ".0",
@@ -41,6 +55,7 @@ def result(label: str, poll_ms: float, floor_ms: float, **overrides) -> PythonRe
         poll_rss=[30 * MB] * 5,
         floor_walls=[floor_ms / 1000] * 5,
         floor_rss=[25 * MB] * 5,
+        floor_with_requests_walls=[(floor_requests_ms or floor_ms + 40) / 1000] * 5,
         splunkd_requests=[7] * 5,
         splunkd_by_kind=[{"conf": 2, "passwords": 1, "kvstore_read": 1}] * 5,
         api_requests=[1] * 5,
@@ -99,6 +114,40 @@ def test_rows_meet_every_target_when_within_them() -> None:
     assert row_of(rows, "package file count")[1:] == ("400", "400", "-", "-")
 
 
+def test_the_floor_with_requests_is_an_informative_row_beside_the_target_ratio() -> None:
+    results = [result("3.9", 200, 160, 250), result("3.13", 300, 190, 240)]
+    rows = table_rows(results, SMALL_PACKAGE)
+    assert [row[0] for row in rows[:6]] == [
+        "poll wall time, median (ms)",
+        "poll wall time, p90 (ms)",
+        "import floor wall time, median (ms)",
+        "import floor + requests, median (ms)",
+        "poll / import floor (medians)",
+        "poll / (import floor + requests)",
+    ]
+    assert rows[3][1:] == ("250", "240", "-", "-")
+    assert rows[4] == ("poll / import floor (medians)", "1.25x", "1.58x", "<= 1.3x", "no (3.13)")
+    assert rows[5][1:] == ("0.80x", "1.25x", "-", "-")  # judged by nothing, not even 1.3x
+    assert results[1].ratio_with_requests == pytest.approx(1.25)
+
+
+def test_the_floors_import_what_they_say_from_the_addons_lib(tmp_path: Path) -> None:
+    assert FLOOR_WITH_REQUESTS_IMPORTS == FLOOR_IMPORTS + ", requests"
+    lib = tmp_path / "lib"
+    for module in ("splunklib", "solnlib"):
+        (lib / module).mkdir(parents=True)
+        (lib / module / "__init__.py").write_text("")
+    (lib / "splunklib" / "modularinput.py").write_text("")
+    (lib / "solnlib" / "conf_manager.py").write_text("")
+    (lib / "solnlib" / "log.py").write_text("")
+    (lib / "requests.py").write_text("import sys; sys.stdout.write('requests imported')\n")
+    plain = measure(floor_command(sys.executable, lib))
+    with_requests = measure(floor_command(sys.executable, lib, FLOOR_WITH_REQUESTS_IMPORTS))
+    assert (plain.returncode, plain.stdout) == (0, "")
+    assert (with_requests.returncode, with_requests.stdout) == (0, "requests imported")
+    assert floor_command("py", lib)[:5] == ["py", "-B", "-s", "-S", "-c"]
+
+
 def test_rows_say_which_python_misses_a_target() -> None:
     slow = result(
         "3.13",
@@ -155,6 +204,10 @@ def test_report_has_the_machine_date_method_table_and_footnote() -> None:
     assert "- Pythons: 3.9.0 (Splunk's 3.9), 3.13.0 (Splunk's 3.13)" in report
     assert "- Runs: 20 per Python" in report
     assert "Method: " in report
+    method = next(line for line in report.splitlines() if line.startswith("Method: "))
+    assert f"`import {FLOOR_IMPORTS}`" in method
+    assert "plus `requests`" in method
+    assert "solnlib imports `requests` the moment it opens its first splunkd client" in method
     assert report.endswith(table)
 
 
@@ -183,6 +236,88 @@ def test_measure_kills_a_child_past_its_timeout() -> None:
         measure([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5)
 
 
+def test_measuring_runner_runs_like_subprocess_run_and_keeps_the_cost(tmp_path: Path) -> None:
+    runner = MeasuringRunner()
+    code = "import os, sys; print(sys.stdin.read().upper(), os.getcwd(), os.environ['X'])"
+    completed = runner(
+        [sys.executable, "-c", code],
+        input="hello",
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"X": "from-env"},
+        cwd=str(tmp_path),
+        check=False,
+    )
+    assert isinstance(completed, subprocess.CompletedProcess)
+    assert completed.returncode == 0
+    assert completed.stdout.split() == ["HELLO", str(tmp_path), "from-env"]
+    assert runner.last is not None
+    assert runner.last.args == (sys.executable, "-c", code)
+    assert runner.last.env == {"X": "from-env"}
+    assert runner.last.cwd == str(tmp_path)
+    assert runner.last.stdout == completed.stdout
+    assert runner.last.wall > 0
+    assert runner.last.maxrss > 0
+    failed = runner([sys.executable, "-c", "import sys; sys.exit(5)"], capture_output=True)
+    assert failed.returncode == 5
+    assert runner.last.returncode == 5  # the last start, not the first
+
+
+def test_run_input_starts_the_input_through_its_runner(tmp_path: Path) -> None:
+    parameter = inspect.signature(modinput.run_input).parameters["runner"]
+    assert parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    assert parameter.default is subprocess.run
+    calls = []
+    stream = '<stream><event stanza="x"><data>{"a": 1}</data></event></stream>'
+
+    def runner(args, **kwargs):
+        calls.append((args, kwargs))
+        return subprocess.CompletedProcess(args, 3, stream, "some stderr")
+
+    home = modinput.make_splunk_home(tmp_path / "splunk", tmp_path / "app")
+    splunkd = SimpleNamespace(uri="https://127.0.0.1:8089", session_key="KEY-1")
+    run = modinput.run_input(
+        "/py", home, splunkd, {"feed": {"account": "a"}}, timeout=7, runner=runner
+    )
+    script = home / "etc" / "apps" / modinput.APP / "bin" / f"{modinput.INPUT_TYPE}.py"
+    [(args, kwargs)] = calls
+    assert args == ["/py", "-B", "-s", "-S", str(script)]
+    assert "<session_key>KEY-1</session_key>" in kwargs.pop("input")
+    environment = kwargs.pop("env")
+    assert environment["SPLUNK_HOME"] == str(home)
+    assert environment["PYTHONPATH"] == str(modinput.SUPPORT)
+    assert kwargs == {"capture_output": True, "text": True, "timeout": 7, "cwd": str(home),
+                      "check": False}  # fmt: skip
+    assert (run.returncode, run.stdout, run.stderr) == (3, stream, "some stderr")
+    assert [event["data"] for event in run.events] == ['{"a": 1}']
+
+
+def test_run_input_with_a_measuring_runner_measures_that_one_start(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    (app / "bin").mkdir(parents=True)
+    (app / "bin" / f"{modinput.INPUT_TYPE}.py").write_text(
+        "import os, sys\n"
+        "document = sys.stdin.read()\n"
+        "sys.stderr.write(os.environ['SPLUNK_HOME'] + ' ' + str('<session_key>' in document))\n"
+        "sys.exit(4)\n"
+    )
+    home = modinput.make_splunk_home(tmp_path / "splunk", app)
+    splunkd = SimpleNamespace(uri="https://127.0.0.1:8089", session_key="KEY-1")
+    runner = MeasuringRunner()
+    run = modinput.run_input(sys.executable, home, splunkd, {"feed": {}}, runner=runner)
+    assert (run.returncode, run.stderr, run.events) == (4, f"{home} True", [])
+    assert runner.last is not None
+    assert runner.last.args[:4] == (sys.executable, "-B", "-s", "-S")
+    assert runner.last.args[-1].endswith(f"/bin/{modinput.INPUT_TYPE}.py")
+    assert runner.last.cwd == str(home)
+    assert runner.last.env is not None
+    assert runner.last.env["SPLUNK_HOME"] == str(home)
+    assert runner.last.returncode == 4
+    assert runner.last.wall > 0
+    assert runner.last.maxrss > 0
+
+
 def test_bench_runs_end_to_end_on_the_built_addon(
     app_dir: Path, package_file: Path, tmp_path: Path
 ) -> None:
@@ -198,9 +333,21 @@ def test_bench_runs_end_to_end_on_the_built_addon(
     report = out.read_text(encoding="utf-8")
     assert "| metric " in report
     assert "| Python 3.9 | Python 3.13 |" in report
-    for metric in ("poll / import floor", "peak RSS of the input", "splunkd requests per poll",
-                   "API requests per poll", "package size", "package file count"):  # fmt: skip
+    for metric in ("poll / import floor", "import floor + requests",
+                   "poll / (import floor + requests)", "peak RSS of the input",
+                   "splunkd requests per poll", "API requests per poll", "package size",
+                   "package file count"):  # fmt: skip
         assert f"| {metric}" in report
+    cells = {
+        line.split("|")[1].strip(): [cell.strip() for cell in line.split("|")[2:-1]]
+        for line in report.splitlines()
+        if line.startswith("| ")
+    }
+    assert cells["poll / import floor (medians)"][2] == "<= 1.3x"
+    with_requests = cells["poll / (import floor + requests)"]
+    assert with_requests[2:] == ["-", "-"]
+    assert all(value.endswith("x") and float(value[:-1]) > 0 for value in with_requests[:2])
+    assert all(int(value) > 0 for value in cells["import floor + requests, median (ms)"][:2])
     assert "- Runs: 2 per Python" in report
     assert completed.stdout.startswith("| metric ")
     api_row = next(line for line in report.splitlines() if line.startswith("| API requests"))
