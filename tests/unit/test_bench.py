@@ -48,6 +48,7 @@ def result(
     floor_requests_ms: Optional[float] = None,
     **overrides,
 ) -> PythonResult:
+    floor_with_requests_ms = floor_ms + 40 if floor_requests_ms is None else floor_requests_ms
     values = dict(
         label=label,
         version=label + ".0",
@@ -55,7 +56,7 @@ def result(
         poll_rss=[30 * MB] * 5,
         floor_walls=[floor_ms / 1000] * 5,
         floor_rss=[25 * MB] * 5,
-        floor_with_requests_walls=[(floor_requests_ms or floor_ms + 40) / 1000] * 5,
+        floor_with_requests_walls=[floor_with_requests_ms / 1000] * 5,
         splunkd_requests=[7] * 5,
         splunkd_by_kind=[{"conf": 2, "passwords": 1, "kvstore_read": 1}] * 5,
         api_requests=[1] * 5,

@@ -105,6 +105,8 @@ def test_no_checkpoint_means_first_snapshot() -> None:
         {"schema": 1, "collected_at": "garbage", "totals": SEED_BODY["totals"]},
         {"schema": 1, "collected_at": "2024-01-15T10:15:00Z",
          "totals": {"by_type": {"x": -1}, "by_category": {}, "by_source": {}}},
+        {"schema": 1, "collected_at": "2024-01-15T10:15:00Z",  # adds up beyond 64 bits
+         "totals": {"by_type": {"x": 2**63 - 1, "y": 1}, "by_category": {}, "by_source": {}}},
     ],
 )  # fmt: skip
 def test_corrupt_checkpoints_are_reported(state: object) -> None:

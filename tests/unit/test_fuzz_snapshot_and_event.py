@@ -210,6 +210,7 @@ def check_accepted(body: bytes, snapshot: Snapshot) -> None:
     assert totals == sent
     for counts in totals.values():
         assert all(type(count) is int and 0 <= count <= MAX_COUNT for count in counts.values())
+        assert sum(counts.values()) <= MAX_COUNT
     assert snapshot.last_updated == document["last_updated"]
     assert snapshot.last_updated_at.utcoffset() is not None
     strict = strict_timestamp(document["last_updated"])

@@ -111,6 +111,7 @@ def test_the_exception_class_decides(
     [
         (rex.InvalidSchema, SECRET, True, NOT_BUILT),  # requests cannot use the proxy's scheme
         (rex.InvalidSchema, SECRET, False, OTHER),
+        (rex.InvalidSchema, DNS_TEXT, False, DNS),  # not the proxy's scheme: the text decides
         (rex.ConnectionError, DNS_TEXT, False, DNS),
         (rex.ConnectionError, SECRET, True, OTHER),
         (rex.Timeout, SECRET, False, OTHER),

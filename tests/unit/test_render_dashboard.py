@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tools import render_dashboard as rd
-from tools import studio_view
+from tools import spl_check, studio_view
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "tools" / "studio" / "example"
@@ -131,6 +131,8 @@ def test_the_tools_and_tests_share_one_view_reader() -> None:
     # render_dashboard, spl_check and tests/knowledge all read <definition> via studio_view
     assert rd.extract_definition is studio_view.extract_definition
     assert rd.ViewError is studio_view.ViewError
+    assert spl_check.parse_view is studio_view.parse_view
+    assert spl_check.definition_of is studio_view.definition_of
     assert issubclass(studio_view.ViewError, ValueError)  # spl_check reports ValueErrors
 
 

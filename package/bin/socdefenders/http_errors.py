@@ -192,8 +192,9 @@ class _TransportCase(NamedTuple):
         return self.test(failure, proxied)
 
 
-# The first case that matches wins: subclasses (ConnectTimeout, and SSLError and ProxyError,
-# which are ConnectionErrors) before their bases, and the text-based DNS test after the classes.
+# The first case that matches wins: the class-based cases come before the text-based DNS
+# test (SSLError, ProxyError and ConnectTimeout are ConnectionErrors whose text may look
+# like a DNS failure), and the catch-all comes last.
 _TRANSPORT_CASES = (
     _TransportCase(SSLError, "TLS verification of {host} failed",
         "if your network inspects TLS, enter the path of its CA certificate (PEM) as the account's "

@@ -119,7 +119,7 @@ def parse_counts(totals: Mapping[str, Any], name: str) -> Dict[str, int]:
                 f"totals.{name}[{json.dumps(key, ensure_ascii=False)[:80]}] is "
                 f"{json.dumps(value)[:40]}, not a non-negative integer"
             )
-    if sum(counts.values()) > MAX_COUNT:  # total_iocs and the searches' sums must stay 64-bit
+    if sum(counts.values()) > MAX_COUNT:  # so total_iocs and each delta stay 64-bit
         raise invalid(f"the counts of totals.{name} add up to more than {MAX_COUNT}")
     return dict(counts)
 
