@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 import os
 import platform
@@ -42,7 +41,7 @@ sys.path.insert(0, str(REPO))
 from tests.support import modinput  # noqa: E402
 from tests.support.splunkd import Splunkd  # noqa: E402
 from tests.support.vendor_api import PRO_KEY, VendorApi  # noqa: E402
-from tools.package_report import read_members  # noqa: E402
+from tools.package_report import file_count  # noqa: E402
 
 COLLECTION = "ta_socdefenders_checkpoints"  # default/collections.conf creates it
 ACCOUNT = "bench"
@@ -143,7 +142,7 @@ class PackageInfo:
 
 
 def package_info(package: Path) -> PackageInfo:
-    return PackageInfo(str(package), package.stat().st_size, len(read_members(package)))
+    return PackageInfo(str(package), package.stat().st_size, file_count(package))
 
 
 Row = Tuple[str, ...]
@@ -457,22 +456,17 @@ def bench_python(
     return result
 
 
-def default_package() -> Path:
-    version = json.loads((REPO / "globalConfig.json").read_text())["meta"]["version"]
-    return REPO / "dist" / f"TA-socdefenders-{version}.tar.gz"
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--python39", required=True, help="Splunk 9's Python 3.9")
     parser.add_argument("--python313", required=True, help="Splunk 10's Python 3.13")
     parser.add_argument("--app", type=Path, default=REPO / "output" / "TA-socdefenders")
-    parser.add_argument("--package", type=Path, default=None, help="the built .tar.gz")
+    parser.add_argument("--package", type=Path, required=True, help="the built .tar.gz")
     parser.add_argument("--runs", type=int, default=20, help="measured runs per Python")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
     parser.add_argument("--quiet", action="store_true", help="no per-run progress on stderr")
     arguments = parser.parse_args(argv)
-    package = arguments.package or default_package()
+    package = arguments.package
     if arguments.runs < 1:
         parser.error("--runs must be at least 1")
     if not (arguments.app / "bin" / "socdefenders_ioc_stats.py").is_file():

@@ -2,9 +2,9 @@
 
 Usage: python tools/conf_check.py APP_DIR --ksconf BIN --slim BIN
 
-* ``ksconf check FILE`` (PyPI ksconf), once per ``default/*.conf`` and ``metadata/*.meta``
-  file since it stops at a file's first error: duplicate keys or stanzas, broken stanza
-  headers, lines without ``=``.
+* ``ksconf check FILE...`` (PyPI ksconf), one run over every ``default/*.conf`` and
+  ``metadata/*.meta`` file: it reports the first error of each file (duplicate keys or
+  stanzas, broken stanza headers, lines without ``=``) and goes on to the next file.
 * ``slim validate APP_DIR`` (PyPI splunk-packaging-toolkit): settings its .conf specs do
   not define (a misspelt ``dispatch.earlist_time``), lines it cannot parse. It exits 0 on
   warnings, so its output decides. Its specs date from 2017: the warnings in
@@ -148,7 +148,7 @@ def slim_verdict(
 
 
 def ksconf_verdict(output: str, returncode: int, path: str) -> List[str]:
-    """Problems of one ``ksconf check FILE`` run."""
+    """Problems of one ``ksconf check FILE...`` run (``path`` names the files checked)."""
     problems = [
         f"ksconf: {match.group('path')}: {match.group('message').strip()}"
         for match in (_KSCONF_ERROR.fullmatch(line.strip()) for line in output.splitlines())
@@ -179,9 +179,9 @@ def check(app_dir: Path, ksconf: str, slim: str) -> int:
     files = conf_files(app_dir)
     if not files:
         problems.append(f"no default/*.conf in {app_dir}")
-    for path in files:
-        output, returncode = run([ksconf, "check", str(path)])
-        problems.extend(ksconf_verdict(output, returncode, str(path)))
+    else:
+        output, returncode = run([ksconf, "check", *map(str, files)])
+        problems.extend(ksconf_verdict(output, returncode, "default/*.conf, metadata/*.meta"))
     print(f"ksconf check: {len(files)} files")
     output, returncode = run([slim, "validate", str(app_dir)])
     slim_problems, filtered = slim_verdict(output, returncode)

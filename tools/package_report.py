@@ -26,6 +26,12 @@ class Member(NamedTuple):
     compressed: int
 
 
+def file_count(package: Path) -> int:
+    """How many files (not directories) the package holds."""
+    with tarfile.open(package, "r:gz") as tar:
+        return sum(info.isfile() for info in tar.getmembers())
+
+
 def read_members(package: Path) -> List[Member]:
     members = []
     with tarfile.open(package, "r:gz") as tar:

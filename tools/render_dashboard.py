@@ -222,7 +222,7 @@ def visualization_problems(result: Dict[str, Any]) -> List[str]:
 
 def verdict(
     result: Dict[str, Any],
-    png: Path,
+    png: Optional[Path],
     *,
     missing_fixtures: Sequence[str] = (),
     unused_fixtures: Sequence[str] = (),
@@ -230,7 +230,8 @@ def verdict(
     jsonschema_problems: Sequence[str] = (),
     option_problems: Sequence[str] = (),
 ) -> Dict[str, List[str]]:
-    """Problems by category; every non-empty category fails the run."""
+    """Problems by category; every non-empty category fails the run. ``png`` is None when
+    nothing was rendered, so there is no screenshot to check."""
     problems: Dict[str, List[str]] = {name: [] for name in CATEGORIES}
     problems["fixtures"] += [f"data source {i} has no fixture" for i in missing_fixtures]
     problems["fixtures"] += [f"fixture {i} matches no data source" for i in unused_fixtures]
@@ -249,13 +250,19 @@ def verdict(
     ]
     problems["console"] += list(dict.fromkeys(result.get("consoleErrors", [])))
     problems["network"] += [f"blocked request: {u}" for u in result.get("externalRequests", [])]
-    if not png.is_file():
-        problems["png"].append(f"{png} was not written")
-    elif png.stat().st_size == 0:
-        problems["png"].append(f"{png} is empty")
-    elif png_dimensions(png) is None:
-        problems["png"].append(f"{png} is not a PNG")
+    if png is not None:
+        problems["png"] += png_problems(png)
     return {name: items for name, items in problems.items() if items}
+
+
+def png_problems(png: Path) -> List[str]:
+    if not png.is_file():
+        return [f"{png} was not written"]
+    if png.stat().st_size == 0:
+        return [f"{png} is empty"]
+    if png_dimensions(png) is None:
+        return [f"{png} is not a PNG"]
+    return []
 
 
 def notes(result: Dict[str, Any]) -> List[str]:
@@ -375,12 +382,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not_ready:
         early = verdict(
             {"errors": [not_ready]},
-            args.png,
+            None,  # nothing was rendered
             missing_fixtures=missing,
             unused_fixtures=unused,
             fixture_errors=fixture_errors,
         )
-        early.pop("png", None)  # nothing was rendered
         print(format_report(view, early, []), file=sys.stderr)
         return 1
     args.png.parent.mkdir(parents=True, exist_ok=True)

@@ -138,8 +138,6 @@ class _Reader:
                 self.segment(inner_command.lower(), _templated(inner_body, fields[0]))
         elif command in ("sort", "dedup", "bin", "bucket"):
             self.use(name for name in _names(body) if not name.isdigit())
-        elif command == "rex":
-            self.define(re.findall(r"\?<(\w+)>", body))
         elif command in TRANSFORMING:
             self.aggregations(body)
             return False

@@ -161,7 +161,12 @@ def outcome(body: bytes) -> Optional[Snapshot]:
     return None
 
 
-def event_of(snapshot: Snapshot, collected_at: datetime, previous: Any = None) -> Dict[str, Any]:
+def event_of(
+    snapshot: Snapshot,
+    collected_at: datetime,
+    previous: Any = None,
+    request_id: Optional[str] = None,
+) -> Dict[str, Any]:
     return build_event(
         snapshot,
         collected_at=collected_at,
@@ -169,6 +174,7 @@ def event_of(snapshot: Snapshot, collected_at: datetime, previous: Any = None) -
         input_name=NAMES[1],
         api_host=NAMES[2],
         previous=previous,
+        request_id=request_id,
     )
 
 
@@ -765,15 +771,7 @@ def test_the_next_event_carries_totals_and_deltas_against_the_checkpoint(
     assert previous.totals.as_dict() == before
     assert previous.collected_at == first_at
     assert previous.last_updated == first_doc["last_updated"]
-    event = build_event(
-        second,
-        collected_at=second_at,
-        account=NAMES[0],
-        input_name=NAMES[1],
-        api_host=NAMES[2],
-        previous=previous,
-        request_id=request_id,
-    )
+    event = event_of(second, second_at, previous, request_id)
 
     assert set(event) == {
         "collected_at", "last_updated", "feed_age_seconds", "account", "input", "api_host",

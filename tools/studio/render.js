@@ -1,10 +1,11 @@
 // Validate and screenshot one Dashboard Studio definition offline.
 //
-// Usage: node render.js DASHBOARD.xml|DEFINITION.json FIXTURES.json OUT.png
+// Usage: node render.js DEFINITION.json FIXTURES.json OUT.png
+// (a view's .xml goes through render_dashboard.py, which extracts its definition and theme)
 //
 // Environment:
 //   PRESET       cloud (default) or enterprise: the view-only preset that renders
-//   THEME        light or dark, for a .json definition (an .xml view says it itself)
+//   THEME        light (default) or dark
 //   DUMP_SCHEMA  write the dashboard JSON schema (Draft 7) to this path
 //   CHROMIUM     browser binary; else the first of /usr/bin/chromium, /usr/bin/chromium-browser, ...
 //   WIDTH        viewport width in px (default 1440)
@@ -46,14 +47,8 @@ function findChromium() {
 }
 
 function readInput(file) {
-    const text = fs.readFileSync(file, 'utf8');
-    if (file.endsWith('.json')) {
-        return { definitionText: text, theme: process.env.THEME || 'light' };
-    }
-    const m = text.match(/<definition>\s*<!\[CDATA\[([\s\S]*?)\]\]>\s*<\/definition>/);
-    if (!m) fail(2, `${file}: no <definition><![CDATA[...]]></definition> found`);
-    const theme = (text.match(/<dashboard\b[^>]*\btheme="(\w+)"/) || [])[1] || 'light';
-    return { definitionText: m[1], theme };
+    if (!file.endsWith('.json')) fail(2, `${file}: give a .json definition; a view's .xml goes through render_dashboard.py`);
+    return { definitionText: fs.readFileSync(file, 'utf8'), theme: process.env.THEME || 'light' };
 }
 
 async function waitSettled(page, expected, deadline) {
