@@ -6,7 +6,13 @@ rules of ``socdefenders.account`` (the input applies the same ones at run time),
 calls the stats endpoint once with the entered key, TLS options and the add-on's proxy
 (``socdefenders.connection_check``), so a wrong key, a Free-tier key or an unreachable API
 is reported in the form instead of in the input's log later.
+
+An edit is checked as the account it would leave behind: the stored account (its key
+decrypted) with the edited fields on top, since a REST edit may send only the fields it
+changes.
 """
+
+from typing import Any, Dict, Mapping
 
 import import_declare_test  # noqa: F401 - puts lib/ on sys.path
 from socdefenders_splunkd import SplunkdConnection, app_version
@@ -24,25 +30,37 @@ class AccountValidationHandler(AdminExternalHandler):
     """Rejects an invalid or non-working account with HTTP 400 and what to fix."""
 
     def create_hook(self, session_key, config_name, stanza_id, payload):
-        self._check(session_key, stanza_id, payload)
+        self._check(session_key, stanza_id, payload, editing=False)
         super().create_hook(session_key, config_name, stanza_id, payload)
 
     def edit_hook(self, session_key, config_name, stanza_id, payload):
-        self._check(session_key, stanza_id, payload)
+        self._check(session_key, stanza_id, payload, editing=True)
         super().edit_hook(session_key, config_name, stanza_id, payload)
 
     @staticmethod
-    def _check(session_key, name, payload):
+    def _check(session_key, name, payload, editing):
         try:
             check_account_fields(payload)
         except ConfigurationError as error:
             raise RestError(400, str(error)) from None
         try:
             splunkd = SplunkdConnection(get_splunkd_endpoint(), session_key)
+            account = edited_account(splunkd, name, payload) if editing else payload
             check_account_connection(
-                parse_account(name, payload),
+                parse_account(name, account),
                 user_agent=f"{APP}/{app_version()}",
                 proxy_url=proxy_url(splunkd.settings().get("proxy", {})),
             )
         except CollectionError as error:
             raise RestError(400, rejection_message(error)) from None
+
+
+def edited_account(
+    splunkd: SplunkdConnection, name: str, changes: Mapping[str, Any]
+) -> Dict[str, Any]:
+    """The stored account (key decrypted) with ``changes`` on top."""
+    try:
+        stored = splunkd.account(name)
+    except ConfigurationError:  # not stored, or its key is gone: the edit alone decides
+        stored = {}
+    return {**stored, **changes}

@@ -188,3 +188,24 @@ def test_the_proxy_settings_are_used(splunk_python, installed_app, splunkd, apis
     assert verdict[0] == 400
     assert "through the proxy" in verdict[1]
     assert "Configuration > Proxy" in verdict[1]
+
+
+def test_an_edit_is_checked_with_the_stored_key_and_fields(
+    splunk_python: str, installed_app: Path, apis: Dict[str, VendorApi], tmp_path: Path
+) -> None:
+    """A REST edit may send only the fields it changes: the rest comes from the account."""
+    good = apis["good"]
+    with Splunkd(tmp_path) as stored:
+        fields = payload(good)
+        del fields["api_key"]
+        stored.add_account("prod", PRO_KEY, **fields)
+        good.reset()
+        verdicts = save(splunk_python, installed_app, stored, "edit", {
+            "only_timeout": {"timeout": "10"},
+            "only_header": {"auth_header": "x_api_key"},
+        })  # fmt: skip
+    assert verdicts == {"only_timeout": "saved", "only_header": "saved"}
+    sent = [
+        (request.header("Authorization"), request.header("X-API-Key")) for request in good.requests
+    ]
+    assert sent == [(f"Bearer {PRO_KEY}", None), (None, PRO_KEY)]
