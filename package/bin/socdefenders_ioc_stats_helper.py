@@ -12,7 +12,7 @@ import logging
 from typing import Any, Callable, Dict, Mapping, Optional
 
 import import_declare_test  # noqa: F401 - puts lib/ on sys.path
-from socdefenders_splunkd import SplunkdConnection, app_version
+from socdefenders_splunkd import SplunkdConnection, user_agent
 from solnlib import log
 from splunklib import binding
 from splunklib import modularinput as smi
@@ -25,7 +25,6 @@ from socdefenders.event import source_for
 from socdefenders.input_config import check_input_parameters, check_interval
 from socdefenders.log_fields import SecretRedactor, format_fields
 from socdefenders.names import (
-    APP,
     LOG_NAME,
     SOURCETYPE,
 )
@@ -81,7 +80,7 @@ class InputRun:
         self.event_writer = event_writer
         self.logger = log.Logs().get_logger(LOG_NAME)
         self.redactor = route_library_logs(self.logger)
-        self.user_agent = f"{APP}/{app_version()}"
+        self.user_agent = user_agent()
 
     def run(self) -> None:
         try:

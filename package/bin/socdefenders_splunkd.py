@@ -44,19 +44,20 @@ def open_checkpoints(session_key: str, splunkd_uri: str, **context: Any) -> KVSt
     )
 
 
-def app_version() -> str:
-    """The add-on version from ``default/app.conf``, for the User-Agent header."""
+def user_agent() -> str:
+    """``TA-socdefenders/<version>``, the version from ``default/app.conf``."""
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(
         os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "default", "app.conf")
     )
-    return parser.get("id", "version", fallback="unknown")
+    return f"{APP}/{parser.get('id', 'version', fallback='unknown')}"
 
 
 def splunkd_error(error: binding.HTTPError, what: str) -> CollectionError:
     return CollectionError(
-        f"splunkd answered HTTP {error.status} when the input read {what}",
-        fix="check splunkd's health in splunkd.log; the next run tries again",
+        f"splunkd answered HTTP {error.status} when the add-on read {what}",
+        fix="check splunkd's health in splunkd.log, then try again (an input does so at its "
+        "next run)",
         category=ErrorCategory.SERVER,
     )
 

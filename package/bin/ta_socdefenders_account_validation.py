@@ -15,14 +15,13 @@ changes.
 from typing import Any, Dict, Mapping
 
 import import_declare_test  # noqa: F401 - puts lib/ on sys.path
-from socdefenders_splunkd import SplunkdConnection, app_version
+from socdefenders_splunkd import SplunkdConnection, user_agent
 from splunktaucclib.rest_handler.admin_external import AdminExternalHandler, get_splunkd_endpoint
 from splunktaucclib.rest_handler.error import RestError
 
 from socdefenders.account import check_account_fields, parse_account
 from socdefenders.connection_check import check_account_connection, rejection_message
 from socdefenders.errors import CollectionError, ConfigurationError
-from socdefenders.names import APP
 from socdefenders.proxy import proxy_url
 
 
@@ -48,7 +47,7 @@ class AccountValidationHandler(AdminExternalHandler):
             account = edited_account(splunkd, name, payload) if editing else payload
             check_account_connection(
                 parse_account(name, account),
-                user_agent=f"{APP}/{app_version()}",
+                user_agent=user_agent(),
                 proxy_url=proxy_url(splunkd.settings().get("proxy", {})),
             )
         except CollectionError as error:

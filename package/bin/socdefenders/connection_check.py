@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-import requests
-
 from .account import AccountSettings
 from .client import StatsClient
 from .errors import CollectionError
@@ -25,7 +23,6 @@ def check_account_connection(
     *,
     user_agent: str,
     proxy_url: Optional[str] = None,
-    session: Optional[requests.Session] = None,
 ) -> Snapshot:
     """Fetch and validate the stats once; raises ``CollectionError`` when that fails."""
     client = StatsClient(
@@ -33,7 +30,6 @@ def check_account_connection(
         user_agent=user_agent,
         retry_policy=SAVE_CHECK_POLICY,
         proxy_url=proxy_url,
-        session=session,
     )
     try:
         return snapshot_of(client.fetch())
@@ -43,10 +39,10 @@ def check_account_connection(
 
 def rejection_message(error: CollectionError) -> str:
     """The message shown in the account form: what failed, the vendor's ids, the fix."""
-    details = [f"HTTP {error.status}" if error.status else "", error.error_code or ""]
-    ids = ", ".join(part for part in details if part)
     text = error.message[:1].upper() + error.message[1:]
-    if ids and ids not in text:
+    details = [f"HTTP {error.status}" if error.status else "", error.error_code or ""]
+    ids = ", ".join(part for part in details if part and part not in text)  # not said twice
+    if ids:
         text += f" [{ids}]"
     if error.request_id:
         text += f" (request_id {error.request_id})"
