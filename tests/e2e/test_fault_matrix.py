@@ -9,6 +9,7 @@ store. All runs log at DEBUG and have a proxy password stored, so both are exerc
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import socket
@@ -36,14 +37,16 @@ PREVIOUS = {
 
 @dataclass
 class Context:
-    """What a scenario may change before the run."""
+    """What a scenario may change before the run: servers it starts go on ``stack`` (closed
+    after the run), and what it must check afterwards on ``checks``."""
 
     api: VendorApi
     run: object
     tmp: Path
     inputs: Dict[str, str] = field(default_factory=lambda: {"account": "prod"})
     session_key: Optional[str] = None
-    other_api: Optional[VendorApi] = None
+    stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    checks: List[Callable[[], None]] = field(default_factory=list)
 
     def account(self, **fields: str) -> None:
         stanza = self.run.splunkd.confs["ta_socdefenders_account"]["prod"]
@@ -87,24 +90,39 @@ def script(*faults: Fault) -> Callable[[Context], None]:
 
 
 def invalid(name: str, body: bytes, *words: str) -> Scenario:
-    return Scenario(f"200 invalid: {name}", script(Fault.raw(body)), 0, "Server Error",
+    return Scenario(f"200 invalid: {name}", script(Fault.raw(body)), 0, SERVER,
                     ("invalid_body", *words), 1, "kept")  # fmt: skip
 
 
 def retried(status: int) -> Scenario:
-    fault = Fault.status(status, headers={"Retry-After": "0"})
-    return Scenario(f"{status} then success", script(fault), 1, None, ('"total_iocs":124098',), 2)
+    fault = Fault.status(status, headers=RETRY_NOW)
+    return Scenario(f"{status} then success", script(fault), 1, None, SEED_TOTAL, 2)
 
 
 def untrusted(ctx: Context, with_bundle: bool) -> None:
-    ctx.other_api = VendorApi(ctx.tmp / "untrusted", tls="untrusted").start()
-    bundle = str(ctx.other_api.certificate.cert_file) if with_bundle else ""
-    ctx.account(base_url=ctx.other_api.base_url, ca_bundle=bundle)
+    other_api = ctx.stack.enter_context(VendorApi(ctx.tmp / "untrusted", tls="untrusted"))
+    bundle = str(other_api.certificate.cert_file) if with_bundle else ""
+    ctx.account(base_url=other_api.base_url, ca_bundle=bundle)
 
 
 def redirect(ctx: Context) -> None:
-    ctx.other_api = VendorApi(ctx.tmp / "elsewhere").start()
-    ctx.api.script(Fault.redirect(ctx.other_api.url))
+    elsewhere = ctx.stack.enter_context(VendorApi(ctx.tmp / "elsewhere"))
+    ctx.api.script(Fault.redirect(elsewhere.url))
+
+    def key_stayed_home() -> None:
+        assert elsewhere.requests == []  # the key never followed the redirect
+
+    ctx.checks.append(key_stayed_home)
+
+
+def proxy_with_credentials(ctx: Context) -> None:
+    proxy = ctx.stack.enter_context(ConnectProxy("svc", FAKE_PROXY_PASSWORD))
+    ctx.run.splunkd.set_proxy(port=str(proxy.port), username="svc", password=FAKE_PROXY_PASSWORD)
+
+    def went_through_the_proxy() -> None:
+        assert [c.authorized for c in proxy.connects] == [True]
+
+    ctx.checks.append(went_through_the_proxy)
 
 
 def add_names(document: dict) -> None:
@@ -139,7 +157,7 @@ def wrong_session_key(ctx: Context) -> None:
 
 
 def nothing(ctx: Context) -> None:
-    """The scenario's set-up is the fixture's (or the proxy's, in the test)."""
+    """The scenario's set-up is the fixture's."""
 
 
 AUTH = "Authentication Error"
@@ -223,7 +241,7 @@ SCENARIOS: List[Scenario] = [
              0, CONFIGURATION, ("the account 'gone' does not exist",), 0, "kept"),
     Scenario("splunkd: key missing from the credential store", drop_key_from_store,
              0, CONFIGURATION, ("missing from Splunk's credential store",), 0, "kept"),
-    Scenario("proxy with credentials", nothing, 1, None, SEED_TOTAL, 1),
+    Scenario("proxy with credentials", proxy_with_credentials, 1, None, SEED_TOTAL, 1),
     Scenario("proxy down", proxy_down, 0, CONNECTION, ("through the proxy",), 0, "kept"),
 ]  # fmt: skip
 
@@ -241,20 +259,9 @@ def test_fault_matrix(scenario: Scenario, run, vendor_api, tmp_path: Path) -> No
         "_key": "prod_stats", "state": json.dumps(PREVIOUS)}  # fmt: skip
     before = checkpoint_record(run)
     ctx = Context(vendor_api, run, tmp_path)
-    proxy = None
-    try:
-        if scenario.name == "proxy with credentials":
-            proxy = ConnectProxy("svc", FAKE_PROXY_PASSWORD).__enter__()
-            run.splunkd.set_proxy(
-                port=str(proxy.port), username="svc", password=FAKE_PROXY_PASSWORD
-            )
+    with ctx.stack:
         scenario.prepare(ctx)
         result = run({"prod_stats": {**ctx.inputs}}, session_key=ctx.session_key)
-    finally:
-        if proxy is not None:
-            proxy.__exit__()
-        if ctx.other_api is not None:
-            ctx.other_api.stop()
     assert len(result.events) == scenario.events, result.log
     assert "Unexpected Error" not in result.log
     failures = result.log_lines("poll_failed")
@@ -274,8 +281,6 @@ def test_fault_matrix(scenario: Scenario, run, vendor_api, tmp_path: Path) -> No
         assert word in text
     if scenario.api_requests is not None:
         assert len(vendor_api.requests) == scenario.api_requests
-    if ctx.other_api is not None and scenario.name.startswith("redirect"):
-        assert ctx.other_api.requests == []  # the key never followed the redirect
     after = checkpoint_record(run)
     if scenario.checkpoint == "kept":
         assert after == before
@@ -284,8 +289,8 @@ def test_fault_matrix(scenario: Scenario, run, vendor_api, tmp_path: Path) -> No
         assert json.loads(result.events[0]["data"])["delta"]["total_iocs"] == (
             json.loads(result.events[0]["data"])["total_iocs"] - PREVIOUS["total_iocs"]
         )
-    if proxy is not None:
-        assert [c.authorized for c in proxy.connects] == [True]
+    for check in ctx.checks:
+        check()
 
 
 def test_the_matrix_is_complete() -> None:
