@@ -8,13 +8,20 @@ from typing import Dict, Iterable, Iterator, Optional
 
 import pytest
 
+from socdefenders.names import CHECKPOINT_COLLECTION as COLLECTION
+from tests.support.clients import SECRETS
 from tests.support.modinput import InputRun, make_splunk_home, run_input
 from tests.support.splunkd import Splunkd
-from tests.support.vendor_api import EXPIRED_KEY, FREE_KEY, PRO_KEY
+from tests.support.vendor_api import PRO_KEY
 
-COLLECTION = "ta_socdefenders_checkpoints"
-FAKE_PROXY_PASSWORD = "FAKE-proxy-password-0000"
-SECRETS = (PRO_KEY, FREE_KEY, EXPIRED_KEY, FAKE_PROXY_PASSWORD)
+# What one poll asks splunkd, by kind.
+REQUESTS_PER_POLL = {
+    "conf": 2,  # the settings conf, the account stanza
+    "passwords": 1,  # the account's key
+    "kvstore_config": 2,  # KVStoreCheckpointer: the collection, then the list of them
+    "kvstore_read": 1,
+    "kvstore_write": 1,
+}
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import socket
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +20,8 @@ from typing import Callable, Dict, List, Optional
 import pytest
 
 from socdefenders.client import MAX_BODY_BYTES
-from tests.e2e.conftest import COLLECTION, FAKE_PROXY_PASSWORD
+from tests.e2e.conftest import COLLECTION
+from tests.support.clients import FAKE_PROXY_PASSWORD, closed_port
 from tests.support.connect_proxy import ConnectProxy
 from tests.support.vendor_api import EXPIRED_KEY, FREE_KEY, SEED_BODY, Fault, VendorApi
 
@@ -77,12 +77,6 @@ def body_with(change: Callable[[dict], None]) -> bytes:
 
 def set_count(value) -> Callable[[dict], None]:
     return lambda document: document["totals"]["by_type"].__setitem__("ipv4", value)
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def script(*faults: Fault) -> Callable[[Context], None]:

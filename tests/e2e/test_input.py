@@ -8,7 +8,8 @@ from datetime import datetime
 
 import pytest
 
-from tests.e2e.conftest import FAKE_PROXY_PASSWORD, assert_no_secrets
+from tests.e2e.conftest import COLLECTION, REQUESTS_PER_POLL, assert_no_secrets
+from tests.support.clients import FAKE_PROXY_PASSWORD
 from tests.support.connect_proxy import Connect, ConnectProxy
 from tests.support.modinput import InputRun
 from tests.support.vendor_api import EXPIRED_KEY, FREE_KEY, Fault
@@ -116,7 +117,7 @@ def test_api_failures_write_no_event_and_one_actionable_error(
             "prod", key, base_url=vendor_api.base_url, ca_bundle=str(vendor_api.ca_file)
         )
     vendor_api.script(*faults)
-    run.splunkd.kvstore.setdefault("ta_socdefenders_checkpoints", {})["prod_stats"] = {
+    run.splunkd.kvstore.setdefault(COLLECTION, {})["prod_stats"] = {
         "_key": "prod_stats",
         "state": json.dumps(PREVIOUS_STATE),
     }
@@ -163,7 +164,7 @@ def test_one_failing_input_does_not_stop_the_others(run, vendor_api) -> None:
 
 
 def test_corrupt_checkpoint_is_logged_and_replaced(run) -> None:
-    run.splunkd.kvstore.setdefault("ta_socdefenders_checkpoints", {})["prod_stats"] = {
+    run.splunkd.kvstore.setdefault(COLLECTION, {})["prod_stats"] = {
         "_key": "prod_stats",
         "state": "{not json",
     }
@@ -224,13 +225,7 @@ def test_a_proxy_refusing_the_credentials_is_a_connection_error(run, vendor_api)
 def test_one_poll_costs_one_api_request_and_seven_splunkd_requests(run, vendor_api) -> None:
     only_event(run())
     assert len(vendor_api.requests) == 1
-    assert run.splunkd.requests_by_kind() == {
-        "conf": 2,  # the settings conf, the account stanza
-        "passwords": 1,  # the account's key
-        "kvstore_config": 2,  # KVStoreCheckpointer: the collection, then the list of them
-        "kvstore_read": 1,
-        "kvstore_write": 1,
-    }
+    assert run.splunkd.requests_by_kind() == REQUESTS_PER_POLL
 
 
 def test_a_key_missing_from_the_credential_store_is_a_configuration_error(run) -> None:

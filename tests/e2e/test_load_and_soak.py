@@ -11,7 +11,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.e2e.conftest import COLLECTION
+from tests.e2e.conftest import COLLECTION, REQUESTS_PER_POLL
 from tests.support.modinput import APP, SUPPORT, input_stanzas
 from tests.support.splunkd import input_xml
 from tests.support.vendor_api import PRO_KEY, VendorApi
@@ -20,8 +20,6 @@ from tools.bench import MeasuringRunner
 POLLS_IN_ONE_PROCESS = 1000
 PROCESS_STARTS = 100
 RSS_NOISE_BYTES = 3 * 1024 * 1024
-REQUESTS_PER_POLL = {"conf": 2, "passwords": 1, "kvstore_config": 2, "kvstore_read": 1,
-                     "kvstore_write": 1}  # fmt: skip
 
 # Calls the real stream_events of the built helper again and again in one process.
 SOAK_DRIVER = """

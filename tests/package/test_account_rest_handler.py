@@ -16,11 +16,12 @@ from typing import Dict, Iterator
 import pytest
 
 from tests.package.conftest import run_handler_driver
+from tests.support.clients import FAKE_PROXY_PASSWORD
+from tests.support.clients import SECRETS as CLIENT_SECRETS
 from tests.support.splunkd import Splunkd
 from tests.support.vendor_api import EXPIRED_KEY, FREE_KEY, PRO_KEY, Fault, VendorApi
 
-FAKE_PROXY_PASSWORD = "FAKE-proxy-password-0000"
-SECRETS = (PRO_KEY, FREE_KEY, EXPIRED_KEY, FAKE_PROXY_PASSWORD, "sk_live_FAKE0notakey")
+SECRETS = (*CLIENT_SECRETS, "sk_live_FAKE0notakey")  # and the refused key the cases send
 
 # splunkd runs bin/ta_socdefenders_rh_account.py as __main__ and splunktaucclib reads the
 # app name from that path (.../etc/apps/<app>/bin/...); the driver stands in for it.

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from socdefenders.names import CHECKPOINT_COLLECTION as COLLECTION
 from tests.package.conftest import run_handler_driver
 from tests.support.splunkd import Splunkd
-
-COLLECTION = "ta_socdefenders_checkpoints"
 
 DRIVER = """
 import __main__, json, os, sys

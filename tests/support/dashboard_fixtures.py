@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
+from socdefenders.names import CHECKPOINT_COLLECTION
 from tests.support.modinput import make_splunk_home, run_input
 from tests.support.splunkd import Splunkd
 from tests.support.vendor_api import FREE_KEY, PRO_KEY, VendorApi
@@ -41,7 +42,7 @@ def collect_real_events(python: str, app_dir: Path, scratch: Path) -> Tuple[List
     logs: List[Row] = []
     start = datetime(2026, 11, 20, 0, 0, tzinfo=timezone.utc)
     with VendorApi(scratch / "api") as api, Splunkd(scratch / "splunkd") as splunkd:
-        splunkd.collections.add("ta_socdefenders_checkpoints")
+        splunkd.collections.add(CHECKPOINT_COLLECTION)
         for name in ("prod", "lab"):
             splunkd.add_account(name, PRO_KEY, base_url=api.base_url, ca_bundle=str(api.ca_file))
         home = make_splunk_home(scratch / "splunk", app_dir)

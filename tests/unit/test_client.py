@@ -5,7 +5,6 @@ Sleeping is faked (the waits are recorded), so the retry rules are checked exact
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 from typing import List
@@ -16,6 +15,7 @@ from socdefenders.account import AccountSettings, AuthHeader
 from socdefenders.client import MAX_BODY_BYTES, StatsClient
 from socdefenders.errors import CollectionError, ErrorCategory, ResponseError, TransportError
 from socdefenders.retry import RetryPolicy
+from tests.support.clients import account_for, closed_port
 from tests.support.vendor_api import EXPIRED_KEY, FREE_KEY, PRO_KEY, Fault, VendorApi
 
 USER_AGENT = "TA-socdefenders/9.9.9"
@@ -35,12 +35,6 @@ class FakeTime:
 
     def clock(self) -> float:
         return self.now
-
-
-def account_for(api: VendorApi, key: str = PRO_KEY, **fields) -> AccountSettings:
-    settings = {"base_url": api.base_url, "ca_bundle": str(api.ca_file), "timeout_seconds": 5}
-    settings.update(fields)
-    return AccountSettings(name="prod", api_key=key, **settings)
 
 
 def client_for(account: AccountSettings, fake: FakeTime, **policy) -> StatsClient:
@@ -213,9 +207,7 @@ def test_broken_connections_are_retried(vendor_api, fake_time, fault: Fault) -> 
 
 
 def test_connection_refused_is_a_connection_error(tmp_path: Path, fake_time) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = closed_port()
     account = AccountSettings(name="prod", api_key=PRO_KEY, base_url=f"http://127.0.0.1:{port}")
     error = fetch_error(client_for(account, fake_time, max_attempts=2))
     assert error.category is ErrorCategory.CONNECTION

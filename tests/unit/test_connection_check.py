@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -10,15 +9,10 @@ import pytest
 from socdefenders.account import AccountSettings
 from socdefenders.connection_check import check_account_connection, rejection_message
 from socdefenders.errors import CollectionError
+from tests.support.clients import account_for, closed_port
 from tests.support.vendor_api import EXPIRED_KEY, FREE_KEY, PRO_KEY, Fault, VendorApi
 
 USER_AGENT = "TA-socdefenders/9.9.9"
-
-
-def account_for(api: VendorApi, key: str = PRO_KEY, **fields) -> AccountSettings:
-    settings = {"base_url": api.base_url, "ca_bundle": str(api.ca_file), "timeout_seconds": 5}
-    settings.update(fields)
-    return AccountSettings(name="prod", api_key=key, **settings)
 
 
 def rejection(account: AccountSettings, proxy_url=None) -> str:
@@ -30,12 +24,6 @@ def rejection(account: AccountSettings, proxy_url=None) -> str:
     for secret in (PRO_KEY, FREE_KEY, EXPIRED_KEY, account.api_key):
         assert secret not in message
     return message
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_a_working_account_passes_with_one_request(vendor_api) -> None:
