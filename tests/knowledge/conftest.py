@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import python_for
 from tests.support.dashboard_fixtures import collect_real_events
-from tools.spl_check import read_conf
+from tools.spl_check import searches_in_conf_dir
 from tools.studio_view import extract_definition
 
 VIEW = "socdefenders_ioc_overview"
@@ -31,18 +31,11 @@ def dashboard_definition(app_dir: Path, view: str = VIEW) -> dict:
 
 def all_searches(app_dir: Path) -> Dict[str, Tuple[str, str]]:
     """Every search the add-on ships: name -> (SPL, the SPL whose events it reads)."""
-    default = app_dir / "default"
-    searches: Dict[str, Tuple[str, str]] = {}
-    for stanza, settings in read_conf(default / "savedsearches.conf").items():
-        if "search" in settings:
-            searches[f"savedsearches.conf [{stanza}]"] = (settings["search"], settings["search"])
-    for stanza, settings in read_conf(default / "eventtypes.conf").items():
-        if "search" in settings:
-            searches[f"eventtypes.conf [{stanza}]"] = (settings["search"], settings["search"])
-    for stanza, settings in read_conf(default / "macros.conf").items():
-        definition = settings.get("definition", "")
-        if not re.fullmatch(r"\d+", definition.strip()):
-            searches[f"macros.conf [{stanza}]"] = (definition, definition)
+    searches: Dict[str, Tuple[str, str]] = {
+        name: (spl, spl)
+        for name, spl in searches_in_conf_dir(app_dir / "default").items()
+        if not re.fullmatch(r"\d+", spl.strip())  # the threshold macros are numbers
+    }
     sources = dashboard_definition(app_dir)["dataSources"]
     for source_id, source in sources.items():
         query = source["options"]["query"]
