@@ -1,6 +1,7 @@
 """`make demo`: run the built input twice against the local stand-ins and show its events.
 
-Starts the vendor API emulator (HTTPS on 127.0.0.1, the documented example answer) and the
+Starts the vendor API emulator (HTTPS on 127.0.0.1, the documented example answer with
+what the vendor's newer page adds: extra members and the X-Cache-* headers) and the
 splunkd emulator (an account ``demo`` whose key sits in its credential store), runs the
 built ``bin/socdefenders_ioc_stats.py`` as splunkd would, lets the feed grow, runs it
 again, and prints each event as Splunk would index it, the add-on's log lines and how
@@ -22,7 +23,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.support.modinput import InputRun, make_splunk_home, run_input  # noqa: E402
 from tests.support.splunkd import Splunkd  # noqa: E402
-from tests.support.vendor_api import PRO_KEY, VendorApi  # noqa: E402
+from tests.support.vendor_api import PRO_KEY, CacheClock, VendorApi, newer_body  # noqa: E402
 
 
 def show_event(event: dict) -> None:
@@ -64,6 +65,7 @@ def main() -> int:
         root = Path(scratch)
         with VendorApi(root / "api") as api, Splunkd(root / "splunkd") as splunkd:
             splunkd.add_account("demo", PRO_KEY, base_url=api.base_url, ca_bundle=str(api.ca_file))
+            api.body, api.cache = newer_body(), CacheClock()  # the newer documentation
             fresh = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=6)
             api.body["last_updated"] = fresh.strftime("%Y-%m-%dT%H:%M:%SZ")  # a lively feed
             home = make_splunk_home(root / "splunk", arguments.app)

@@ -214,6 +214,8 @@ class InputRun:
         log.events_ingested(
             self.logger, stanza_name, SOURCETYPE, 1, index or "default", account=account_name
         )
+        for note in result.notes:
+            self.logger.log(note.level, self.line(note.action, stanza_name, params, **note.fields))
         self.logger.info(self.line("poll_succeeded", stanza_name, params, **result.log_fields()))
         self.save_checkpoint(input_name, result.checkpoint, stanza_name, params)
 

@@ -9,6 +9,11 @@ Normal handling, in this order: non-GET -> 405; no/unknown/expired key -> 401; k
 its per-minute limit -> 429; other path -> 404; Free key -> 403; else 200 with ``body``.
 Only active keys (Pro, Free) are counted; other requests report the Free limit, uncounted.
 
+The seed's answer is the default. The vendor's newer documentation of the same endpoint
+is switchable: ``api.body = newer_body()`` adds extra members (names invented: the vendor
+does not publish them), and ``api.cache = CacheClock()`` adds the ``X-Cache-*`` headers
+to every 200 answer (faulted ones too; a fault's own headers override or remove them).
+
 ``script(*faults)`` queues one `Fault` per coming request (any method, any path). A
 scripted fault REPLACES the response: auth, routing and rate counting are NOT applied to
 it (the rate headers it sends are a peek at the key's counter). Every request, faulted or
@@ -65,6 +70,61 @@ SEED_BODY: Dict[str, Any] = {
     },
     "last_updated": "2024-01-15T10:00:00Z",
 }
+
+# What the newer page lists in prose beyond the seed (article count, 24 h / 7 d trends,
+# feed health, top techniques and CVEs). The names are this emulator's guesses.
+NEWER_TOTALS_EXTRAS: Dict[str, Any] = {"iocs": 124098, "articles": 5214}
+NEWER_EXTRAS: Dict[str, Any] = {
+    "trends": {
+        "last_24h": {"iocs": 1840, "articles": 96},
+        "last_7d": {"iocs": 11250, "articles": 611},
+    },
+    "feed_health": {
+        "CISA Alerts": "healthy",
+        "Emerging Threats": "healthy",
+        "Abuse.ch": "degraded",
+    },
+    "top_techniques": [
+        {"id": "T1566", "name": "Phishing", "count": 412},
+        {"id": "T1190", "name": "Exploit Public-Facing Application", "count": 287},
+    ],
+    "top_cves": [{"id": "CVE-2024-3400", "count": 118}, {"id": "CVE-2023-4966", "count": 74}],
+}
+
+
+def newer_body() -> Dict[str, Any]:
+    """The seed's answer with what the newer documentation adds (a fresh copy)."""
+    body = copy.deepcopy(SEED_BODY)
+    body["totals"].update(copy.deepcopy(NEWER_TOTALS_EXTRAS))
+    body.update(copy.deepcopy(NEWER_EXTRAS))
+    return body
+
+
+def iso_utc(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+@dataclass
+class CacheClock:
+    """The vendor's answer cache: refreshed every ``period`` seconds (on the clock's
+    10-minute grid), or last refreshed at ``refreshed_at`` (epoch) when a test sets it.
+    ``X-Cache-Stale`` is true when ``stale`` is set or a refresh is overdue."""
+
+    refreshed_at: Optional[float] = None
+    stale: bool = False
+    period: float = 600.0
+
+    def headers(self, now: float) -> Dict[str, str]:
+        refreshed = self.refreshed_at
+        if refreshed is None:
+            refreshed = math.floor(now / self.period) * self.period
+        age = max(0, int(now - refreshed))
+        return {
+            "X-Cache-Updated-At": iso_utc(refreshed),
+            "X-Cache-Age-Seconds": str(age),
+            "X-Cache-Stale": "true" if self.stale or age > self.period else "false",
+        }
+
 
 PRO_KEY = "sk_live_FAKE0pro0000000000000000"
 FREE_KEY = "sk_live_FAKE0free000000000000000"
@@ -202,9 +262,11 @@ class Fault:
         )
 
     @classmethod
-    def json(cls, obj: Any, status: int = 200) -> Fault:
+    def json(
+        cls, obj: Any, status: int = 200, headers: Optional[Mapping[str, Any]] = None
+    ) -> Fault:
         """``obj`` serialised as JSON (NaN/Infinity allowed, as Python writes them)."""
-        return cls.raw(json.dumps(obj).encode("utf-8"), status=status)
+        return cls.raw(json.dumps(obj).encode("utf-8"), status=status, headers=headers)
 
     @classmethod
     def delay(cls, seconds: float, then: Optional[Fault] = None) -> Fault:
@@ -391,6 +453,7 @@ class VendorApi:
                 trusted if tls == "trusted" else make_untrusted_certificate(Path(directory))
             )
         self.body: Any = copy.deepcopy(SEED_BODY)
+        self.cache: Optional[CacheClock] = None  # None: no X-Cache-* headers, as the seed
         self.requests: List[RecordedRequest] = []
         self._port = port
         self._lock = threading.Lock()
@@ -484,11 +547,12 @@ class VendorApi:
             return len(self._script)
 
     def reset(self) -> None:
-        """Forget requests, script and rate counters; body back to the seed."""
+        """Forget requests, script and rate counters; body back to the seed, no cache headers."""
         with self._lock:
             self.requests.clear()
             self._script.clear()
             self.body = copy.deepcopy(SEED_BODY)
+            self.cache = None
         self._rates.clear()
 
     # -- serving ---------------------------------------------------------------------
@@ -553,11 +617,14 @@ class _Exchange:
         content_length: Optional[int] = None,
     ) -> None:
         merged: Dict[str, Tuple[str, Optional[str]]] = {}  # lower name -> (name, value)
+        cache = self.api.cache
+        cache_headers = cache.headers(time.time()) if cache and status == 200 else {}
         for name, value in (
             ("Content-Type", content_type),
             ("Content-Length", str(len(body) if content_length is None else content_length)),
             ("X-Request-Id", self.request_id),
             *(headers or {}).items(),
+            *cache_headers.items(),
             ("Connection", "close"),
             *overrides,
         ):

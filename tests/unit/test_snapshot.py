@@ -47,12 +47,18 @@ def test_new_types_and_feed_names_pass_through_untouched() -> None:
     assert snapshot.totals.consistent is False
 
 
-def test_unknown_top_level_and_totals_keys_are_ignored() -> None:
+def test_unknown_top_level_and_totals_keys_are_kept_as_extras_and_never_validated() -> None:
     def add(document: dict) -> None:
         document["generated_by"] = {"anything": [1, 2]}
         document["totals"]["by_severity"] = {"high": "many"}
 
-    assert parse_snapshot(seed_with(add)).totals.total_iocs == 124098
+    snapshot = parse_snapshot(seed_with(add))
+    assert snapshot.totals.total_iocs == 124098
+    assert snapshot.extras == {
+        "generated_by": {"anything": [1, 2]},
+        "totals": {"by_severity": {"high": "many"}},
+    }
+    assert snapshot.extra_names() == ["generated_by", "totals.by_severity"]
 
 
 def test_empty_maps_are_a_valid_snapshot() -> None:

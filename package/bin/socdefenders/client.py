@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import requests
 
 from .account import AccountSettings, AuthHeader
+from .cache import NO_CACHE_HEADERS, CacheHeaders
 from .errors import CollectionError
 from .http_errors import error_for_response, error_for_transport_failure, is_retryable_failure
 from .retry import RETRYABLE_STATUSES, RetryPolicy, server_requested_wait
@@ -59,6 +60,7 @@ class ApiResponse:
     rate_limit: RateLimit
     attempts: int
     elapsed_seconds: float
+    cache: CacheHeaders = NO_CACHE_HEADERS
 
 
 def stats_url(base_url: str) -> str:
@@ -172,6 +174,7 @@ class StatsClient:
                         rate_limit=RateLimit.from_headers(response.headers),
                         attempts=attempt,
                         elapsed_seconds=self._clock() - started,
+                        cache=CacheHeaders.from_headers(response.headers),
                     )
                 error_body = read_capped(response, MAX_ERROR_BODY_BYTES)
             except requests.RequestException as failure:

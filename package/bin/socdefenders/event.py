@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from datetime import datetime
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Mapping, Optional
 
+from .cache import NO_CACHE_HEADERS, CacheHeaders
 from .checkpoint import PreviousSnapshot
 from .names import INPUT_TYPE
 from .snapshot import MAPS, Snapshot, Totals
 from .timestamps import utc_iso
 
 EVENT_SCHEMA = 1
+MAX_EXTRA_BYTES = 64 * 1024  # larger extras are left out (api_extra_dropped_bytes says so)
+
+_NOT_IN_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+
+def event_text(value: Any) -> str:
+    """Compact JSON, names kept in their own script (not ``\\u`` escapes).
+
+    Characters XML 1.0 cannot carry (lone surrogates, U+FFFE, U+FFFF; JSON already
+    escapes the control characters) are written as JSON ``\\u`` escapes, so the event
+    stays well-formed in the XML stream splunklib writes to splunkd.
+    """
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _NOT_IN_XML.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def extras_size(snapshot: Snapshot) -> Optional[int]:
+    """UTF-8 bytes of the extras as the event writes them; ``None`` when they fit."""
+    try:
+        size = len(event_text({"api_extra": snapshot.extras}).encode("utf-8")) - 14
+    except RecursionError:  # nested too deeply to write at all: at most the whole body
+        size = max(snapshot.body_bytes, MAX_EXTRA_BYTES + 1)
+    return size if size > MAX_EXTRA_BYTES else None
 
 
 def source_for(input_name: str) -> str:
@@ -31,6 +57,20 @@ def totals_delta(current: Totals, previous: Totals) -> Dict[str, Any]:
     return delta
 
 
+def cache_fields(cache: CacheHeaders, previous: Optional[PreviousSnapshot]) -> Dict[str, Any]:
+    """``cache_*``: each header only when well-formed; ``cache_refreshed`` when both have one."""
+    fields: Dict[str, Any] = {}
+    if cache.updated_at is not None:
+        fields["cache_updated_at"] = cache.updated_at
+    if cache.age_seconds is not None:
+        fields["cache_age_seconds"] = cache.age_seconds
+    if cache.stale is not None:
+        fields["cache_stale"] = cache.stale
+    if cache.updated_at_time is not None and previous and previous.cache_updated_at is not None:
+        fields["cache_refreshed"] = cache.updated_at_time != previous.cache_updated_at
+    return fields
+
+
 def build_event(
     snapshot: Snapshot,
     *,
@@ -40,8 +80,11 @@ def build_event(
     api_host: str,
     previous: Optional[PreviousSnapshot],
     request_id: Optional[str] = None,
+    cache: CacheHeaders = NO_CACHE_HEADERS,
+    source_since: Optional[Mapping[str, datetime]] = None,
 ) -> Dict[str, Any]:
-    """The event data. ``delta`` and ``seconds_since_previous`` only when there is a previous."""
+    """The event data. ``delta``, ``seconds_since_previous`` and ``source_unchanged_seconds``
+    only when there is a previous snapshot (the last one from ``source_since``)."""
     age = (collected_at - snapshot.last_updated_at).total_seconds()
     event: Dict[str, Any] = {
         "collected_at": utc_iso(collected_at),
@@ -59,6 +102,18 @@ def build_event(
         event["seconds_since_previous"] = round(
             (collected_at - previous.collected_at).total_seconds()
         )
+        if source_since is not None:
+            event["source_unchanged_seconds"] = {
+                source: math.floor((collected_at - since).total_seconds())
+                for source, since in source_since.items()
+            }
+    event.update(cache_fields(cache, previous))
+    if snapshot.extras:
+        dropped = extras_size(snapshot)
+        if dropped is None:
+            event["api_extra"] = snapshot.extras
+        else:
+            event["api_extra_dropped_bytes"] = dropped
     if request_id:
         event["request_id"] = request_id
     event["schema_version"] = EVENT_SCHEMA

@@ -1,25 +1,33 @@
 """One poll of one input, from API answer to the event and the next checkpoint state.
 
 Nothing is written here: the caller writes the event first, then saves the checkpoint,
-so a failure at any step before leaves both untouched.
+so a failure at any step before leaves both untouched. What the caller must log besides
+its success line (extras left out, cache headers ignored) comes back as ``notes``.
 """
 
 from __future__ import annotations
 
-import json
-import re
+import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .checkpoint import PreviousSnapshot, checkpoint_state
+from .cache import CacheHeaders
+from .checkpoint import PreviousSnapshot, checkpoint_state, sources_since
 from .client import ApiResponse, StatsClient
 from .errors import ResponseError
-from .event import build_event
-from .snapshot import Snapshot, parse_snapshot
+from .event import MAX_EXTRA_BYTES, build_event, event_text
+from .snapshot import Snapshot, key_names, parse_snapshot
 from .timestamps import utc_now
 
-_NOT_IN_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+@dataclass(frozen=True)
+class LogNote:
+    """A line the caller logs for this poll: level, ``action=`` and its fields."""
+
+    level: int
+    action: str
+    fields: Dict[str, object]
 
 
 @dataclass(frozen=True)
@@ -29,16 +37,11 @@ class PollResult:
     checkpoint: Dict[str, Any]
     snapshot: Snapshot
     response: ApiResponse
+    notes: Tuple[LogNote, ...] = ()
 
     def event_json(self) -> str:
-        """The event text: compact JSON, names kept in their own script (not ``\\u`` escapes).
-
-        Characters XML 1.0 cannot carry (lone surrogates, U+FFFE, U+FFFF; JSON already
-        escapes the control characters) are written as JSON ``\\u`` escapes, so the event
-        stays well-formed in the XML stream splunklib writes to splunkd.
-        """
-        text = json.dumps(self.event, ensure_ascii=False, separators=(",", ":"))
-        return _NOT_IN_XML.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+        """The event text (see :func:`~socdefenders.event.event_text`)."""
+        return event_text(self.event)
 
     def log_fields(self) -> Dict[str, object]:
         """The fields of the INFO line logged for this poll."""
@@ -51,6 +54,8 @@ class PollResult:
             "sources": len(totals.by_source),
             "consistent": str(totals.consistent).lower(),
             "feed_age_seconds": self.event["feed_age_seconds"],
+            "cache_age_seconds": self.event.get("cache_age_seconds", "-"),
+            "cache_refreshed": str(self.event.get("cache_refreshed", "-")).lower(),
             "attempts": self.response.attempts,
             "duration_ms": round(self.response.elapsed_seconds * 1000),
             "ratelimit_remaining": rate.remaining if rate.remaining is not None else "-",
@@ -68,6 +73,33 @@ def snapshot_of(response: ApiResponse) -> Snapshot:
         raise
 
 
+def notes_for(event: Dict[str, Any], snapshot: Snapshot, cache: CacheHeaders) -> List[LogNote]:
+    """A DEBUG line per malformed cache header, a WARNING when the extras were left out."""
+    notes = [
+        LogNote(
+            logging.DEBUG,
+            "cache_header_ignored",
+            {"header": ignored.name, "value": ignored.value, "reason": ignored.reason},
+        )
+        for ignored in cache.ignored
+    ]
+    if "api_extra_dropped_bytes" in event:
+        notes.append(
+            LogNote(
+                logging.WARNING,
+                "api_extra_dropped",
+                {
+                    "api_extra_dropped_bytes": event["api_extra_dropped_bytes"],
+                    "limit_bytes": MAX_EXTRA_BYTES,
+                    "keys": key_names(snapshot.extra_names()),
+                    "effect": "the event carries the validated totals without api_extra",
+                    "request_id": event.get("request_id") or "-",
+                },
+            )
+        )
+    return notes
+
+
 def poll(
     client: StatsClient,
     *,
@@ -80,18 +112,25 @@ def poll(
     response = client.fetch()
     collected_at = now()
     snapshot = snapshot_of(response)
-    return PollResult(
-        event=build_event(
-            snapshot,
-            collected_at=collected_at,
-            account=account_name,
-            input_name=input_name,
-            api_host=client.api_host,
-            previous=previous,
-            request_id=response.request_id,
-        ),
+    since = sources_since(snapshot.totals.by_source, collected_at, previous)
+    event = build_event(
+        snapshot,
         collected_at=collected_at,
-        checkpoint=checkpoint_state(snapshot, collected_at),
+        account=account_name,
+        input_name=input_name,
+        api_host=client.api_host,
+        previous=previous,
+        request_id=response.request_id,
+        cache=response.cache,
+        source_since=since,
+    )
+    return PollResult(
+        event=event,
+        collected_at=collected_at,
+        checkpoint=checkpoint_state(
+            snapshot, collected_at, source_since=since, cache_updated_at=response.cache.updated_at
+        ),
         snapshot=snapshot,
         response=response,
+        notes=tuple(notes_for(event, snapshot, response.cache)),
     )

@@ -2,21 +2,29 @@
 
 Key sets are open (new IOC types, categories and feed names pass through untouched);
 values must be non-negative integers. Anything else raises
-:class:`~socdefenders.errors.ResponseError` and no event is written.
+:class:`~socdefenders.errors.ResponseError` and no event is written; when the shape
+cannot be read, the error names the keys that were received (names only, bounded).
+
+Whatever else the answer holds (members other than ``totals`` and ``last_updated``, and
+members of ``totals`` other than the three maps) is kept verbatim as the snapshot's
+``extras``: it is never validated, so it never makes an answer invalid.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List, Mapping, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Tuple
 
 from .errors import ResponseError  # not a ValueError: passes through json.loads hooks
 
 MAPS = ("by_type", "by_category", "by_source")
 MAX_COUNT = 2**63 - 1  # Splunk stores numbers as 64-bit integers: each count and each sum
+KNOWN_KEYS = ("totals", "last_updated")
+MAX_NAMED_KEYS = 20  # how many received key names an error line lists
+MAX_KEY_NAME_CHARS = 40
 
 _ISO_8601 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?"
@@ -55,10 +63,30 @@ class Snapshot:
     totals: Totals
     last_updated: str  # exactly as received
     last_updated_at: datetime  # parsed, timezone-aware (UTC when no offset is given)
+    extras: Dict[str, Any] = field(default_factory=dict)  # see the module docstring
+    body_bytes: int = field(default=0, compare=False)  # the size of the answer it came from
+
+    def extra_names(self) -> List[str]:
+        """The extras' names, ``totals.<name>`` for those inside ``totals``."""
+        names = [name for name in self.extras if name != "totals"]
+        names += [f"totals.{name}" for name in self.extras.get("totals", {})]
+        return names
 
 
 def invalid(message: str) -> ResponseError:
     return ResponseError(f"invalid stats document: {message}", fix=_FIX, error_code="invalid_body")
+
+
+def key_names(keys: Iterable[str]) -> str:
+    """Names for a log line: at most ``MAX_NAMED_KEYS``, each cut short, printable only."""
+    names = list(keys)
+    shown = []
+    for name in names[:MAX_NAMED_KEYS]:
+        printable = "".join(c if c.isprintable() else "?" for c in name[:MAX_KEY_NAME_CHARS])
+        shown.append(printable + ("..." if len(name) > MAX_KEY_NAME_CHARS else ""))
+    more = len(names) - len(shown)
+    text = ", ".join(shown) if shown else "none"
+    return text + (f" and {more} more" if more > 0 else "")
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -112,7 +140,7 @@ def parse_counts(totals: Mapping[str, Any], name: str) -> Dict[str, int]:
     counts = totals.get(name)
     if not isinstance(counts, dict):
         state = "missing" if counts is None else f"a {type(counts).__name__}, not an object"
-        raise invalid(f"totals.{name} is {state}")
+        raise invalid(f"totals.{name} is {state} (keys of totals received: {key_names(totals)})")
     for key, value in counts.items():
         if type(value) is not int or not 0 <= value <= MAX_COUNT:
             raise invalid(
@@ -125,22 +153,24 @@ def parse_counts(totals: Mapping[str, Any], name: str) -> Dict[str, int]:
 
 
 def parse_snapshot(body: bytes) -> Snapshot:
-    """Validate a 200 body. Unknown top-level keys are ignored, never an error."""
+    """Validate a 200 body; anything beyond the documented members is kept as extras."""
     document = decode_json(body)
     if not isinstance(document, dict):
         raise invalid(f"the body is a JSON {type(document).__name__}, not an object")
+    received = f"(top-level keys received: {key_names(document)})"
     totals = document.get("totals")
     if not isinstance(totals, dict):
-        raise invalid("totals is missing or not an object")
+        raise invalid(f"totals is missing or not an object {received}")
     last_updated = document.get("last_updated")
     if not isinstance(last_updated, str):
-        raise invalid("last_updated is missing or not a string")
+        raise invalid(f"last_updated is missing or not a string {received}")
     try:
         last_updated_at = parse_timestamp(last_updated)
     except ValueError:
         raise invalid(f"last_updated {json.dumps(last_updated)[:60]} is not ISO 8601") from None
-    return Snapshot(
-        totals=Totals(*(parse_counts(totals, name) for name in MAPS)),
-        last_updated=last_updated,
-        last_updated_at=last_updated_at,
-    )
+    counts = Totals(*(parse_counts(totals, name) for name in MAPS))
+    extras = {key: value for key, value in document.items() if key not in KNOWN_KEYS}
+    totals_extras = {key: value for key, value in totals.items() if key not in MAPS}
+    if totals_extras:
+        extras["totals"] = totals_extras
+    return Snapshot(counts, last_updated, last_updated_at, extras, len(body))
