@@ -6,7 +6,7 @@ Whether a body is accepted is checked against :func:`expected_verdict`, a model 
 from the rules in ``snapshot.py``'s docstring, and every accepted body must give an event
 (and a checkpoint) whose totals equal the body's and whose deltas are consistent.
 
-``BUDGETS`` adds up to 12,150 generated examples, 13,500 parsed bodies (a valid-body example
+``BUDGETS`` adds up to 12,850 generated examples, 14,200 parsed bodies (a valid-body example
 parses two encodings, a two-poll example two polls), in every run. Runs are reproducible:
 ``derandomize=True`` seeds hypothesis from each test, so CI runs the same examples every
 time (until hypothesis or the test changes), and ``database=None`` replays no failures
@@ -29,11 +29,12 @@ from hypothesis import event as label
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from socdefenders.checkpoint import checkpoint_state, previous_from_state
+from socdefenders.cache import CacheHeaders
+from socdefenders.checkpoint import checkpoint_state, previous_from_state, sources_since
 from socdefenders.errors import ErrorCategory, ResponseError
 from socdefenders.event import build_event
 from socdefenders.poll import PollResult
-from socdefenders.snapshot import MAPS, Snapshot, parse_snapshot
+from socdefenders.snapshot import KNOWN_KEYS, MAPS, Snapshot, parse_snapshot
 from tests.support.vendor_api import SEED_BODY
 
 FUZZ = settings(deadline=None, derandomize=True, database=None)
@@ -48,6 +49,8 @@ BUDGETS = {  # examples per property; at least 10,000 bodies per run in all
     "duplicate_keys": 300,
     "valid_bodies": 800,
     "two_polls": 550,
+    "extras": 400,
+    "cache_headers": 300,
 }
 BODIES_PER_EXAMPLE = {"valid_bodies": 2, "two_polls": 2}
 
@@ -175,7 +178,15 @@ def event_of(
         api_host=NAMES[2],
         previous=previous,
         request_id=request_id,
+        source_since=sources_since(snapshot.totals.by_source, collected_at, previous),
     )
+
+
+def extras_sent(document: Dict[str, Any]) -> Dict[str, Any]:
+    """What ``api_extra`` must carry: every member but the validated ones, verbatim."""
+    extras = {key: value for key, value in document.items() if key not in KNOWN_KEYS}
+    in_totals = {key: value for key, value in document["totals"].items() if key not in MAPS}
+    return {**extras, **({"totals": in_totals} if in_totals else {})}
 
 
 def checkpoint_round_trip(snapshot: Snapshot, collected_at: datetime) -> Any:
@@ -235,6 +246,8 @@ def check_accepted(body: bytes, snapshot: Snapshot) -> None:
     exact = exact_floor_seconds(COLLECTED_AT, snapshot.last_updated_at)
     assert event["feed_age_seconds"] in (exact, exact + 1)
     assert "delta" not in event
+    assert "source_unchanged_seconds" not in event  # a first snapshot
+    assert event.get("api_extra") == (extras_sent(document) or None)
     assert json.loads(json.dumps(event, ensure_ascii=False)) == event
     check_event_xml(event, snapshot)
 
@@ -248,6 +261,7 @@ def check_accepted(body: bytes, snapshot: Snapshot) -> None:
         **{name: dict.fromkeys(sent[name], 0) for name in MAPS},
     }
     assert again["seconds_since_previous"] == 900
+    assert again["source_unchanged_seconds"] == dict.fromkeys(sent["by_source"], 900)
 
 
 # -- strategies -------------------------------------------------------------------------
@@ -773,11 +787,19 @@ def test_the_next_event_carries_totals_and_deltas_against_the_checkpoint(
     assert previous.last_updated == first_doc["last_updated"]
     event = event_of(second, second_at, previous, request_id)
 
+    extras = extras_sent(second_doc)
     assert set(event) == {
         "collected_at", "last_updated", "feed_age_seconds", "account", "input", "api_host",
         "total_iocs", "consistent", "totals", "delta", "seconds_since_previous",
-        "schema_version", *(["request_id"] if request_id else []),
+        "source_unchanged_seconds", "schema_version", *(["request_id"] if request_id else []),
+        *(["api_extra"] if extras else []),
     }  # fmt: skip
+    assert event.get("api_extra", {}) == extras
+    unchanged = max(exact_floor_seconds(second_at, first_at), 0)
+    assert event["source_unchanged_seconds"] == {
+        source: unchanged if before["by_source"].get(source) == count else 0
+        for source, count in after["by_source"].items()
+    }
     assert event["totals"] == after
     assert event["total_iocs"] == sum(after["by_type"].values())
     assert event["consistent"] is (
@@ -806,6 +828,61 @@ def test_the_next_event_carries_totals_and_deltas_against_the_checkpoint(
     assert json.loads(json.dumps(event, ensure_ascii=False)) == event
     assert json.loads(json.dumps(event)) == event
     check_event_xml(event, second)
+
+
+# -- 4. what the vendor adds: any extras, any cache header values -----------------------
+
+
+@settings(FUZZ, max_examples=BUDGETS["extras"])
+@given(st.dictionaries(NAME, JSON_VALUES, max_size=3), st.dictionaries(NAME, JSON_VALUES,
+       max_size=2), st.booleans())  # fmt: skip
+def test_any_extras_are_carried_verbatim_in_an_event_that_stays_json_and_xml(
+    top: Dict[str, Any], in_totals: Dict[str, Any], ensure_ascii: bool
+) -> None:
+    document = copy.deepcopy(SEED_BODY)
+    document.update({key: value for key, value in top.items() if key not in KNOWN_KEYS})
+    document["totals"].update({key: v for key, v in in_totals.items() if key not in MAPS})
+    body = to_json(document, ensure_ascii, (",", ":")).encode("utf-8", "surrogatepass")
+    snapshot = check_verdict(body)  # refused only for what is not JSON: NaN, bad UTF-8
+    label("accepted" if snapshot else "refused")
+    if snapshot is not None:
+        assert snapshot.extras == extras_sent(json.loads(body.decode("utf-8")))
+
+
+HEADER_TEXT = (
+    st.text(max_size=70)
+    | st.integers(min_value=-5, max_value=2**70).map(str)
+    | st.sampled_from(["true", "FALSE", " true ", "yes", "1", ""])
+    | timestamps().map(lambda t: t[0])
+    | LAST_UPDATED_TEXT
+)
+
+
+@settings(FUZZ, max_examples=BUDGETS["cache_headers"])
+@given(st.fixed_dictionaries({}, optional={
+    "X-Cache-Updated-At": HEADER_TEXT, "X-Cache-Age-Seconds": HEADER_TEXT,
+    "X-Cache-Stale": HEADER_TEXT}))  # fmt: skip
+def test_any_cache_header_values_give_well_typed_fields_or_none(headers: Dict[str, str]) -> None:
+    cache = CacheHeaders.from_headers(headers)
+    kept = {
+        "X-Cache-Updated-At": cache.updated_at, "X-Cache-Age-Seconds": cache.age_seconds,
+        "X-Cache-Stale": cache.stale,
+    }  # fmt: skip
+    ignored = {header.name for header in cache.ignored}
+    for name, value in kept.items():
+        assert (value is not None) + (name in ignored) == (name in headers)
+    if cache.updated_at is not None:
+        assert cache.updated_at == headers["X-Cache-Updated-At"].strip()
+        assert cache.updated_at_time is not None
+    if cache.age_seconds is not None:
+        assert 0 <= cache.age_seconds <= MAX_COUNT
+        assert str(cache.age_seconds) == (headers["X-Cache-Age-Seconds"].strip().lstrip("0") or "0")
+    if cache.stale is not None:
+        assert headers["X-Cache-Stale"].strip().lower() == str(cache.stale).lower()
+    snapshot = parse_snapshot(SEED_BYTES)
+    event = build_event(snapshot, collected_at=COLLECTED_AT, account="a", input_name="i",
+                        api_host="h", previous=None, cache=cache)  # fmt: skip
+    check_event_xml(event, snapshot)
 
 
 def test_the_budgets_add_up_to_ten_thousand_bodies() -> None:
