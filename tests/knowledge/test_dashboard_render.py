@@ -48,7 +48,7 @@ def test_overview_renders_without_any_error(app_dir: Path, fixtures: Path, tmp_p
     PNG.parent.mkdir(exist_ok=True)
     completed = render(view, fixtures, PNG, tmp_path / "result.json")
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    assert "OK, 12/12 visualizations" in completed.stdout
+    assert "OK, 14/14 visualizations" in completed.stdout
     assert PNG.stat().st_size > 50_000
 
 

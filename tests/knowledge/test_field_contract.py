@@ -33,7 +33,9 @@ def universe_for(base_spl: str) -> str:
 
 def test_the_real_events_carry_the_documented_fields(known: dict) -> None:
     for field in ("collected_at", "feed_age_seconds", "delta.total_iocs", "totals.by_source.*",
-                  "delta.by_source.*", "seconds_since_previous", "consistent"):  # fmt: skip
+                  "delta.by_source.*", "seconds_since_previous", "consistent",
+                  "source_unchanged_seconds.*", "cache_age_seconds", "cache_updated_at",
+                  "cache_stale", "cache_refreshed", "api_extra.trends.last_24h.iocs"):  # fmt: skip
         assert field in known["events"]
     for field in ("action", "category", "http_status", "error_code", "request_id", "fix",
                   "exc_l", "log_level", "n_events"):  # fmt: skip
@@ -42,7 +44,7 @@ def test_the_real_events_carry_the_documented_fields(known: dict) -> None:
 
 def test_every_search_reads_only_fields_the_input_writes(app_dir: Path, known: dict) -> None:
     searches = all_searches(app_dir)
-    assert len(searches) >= 20  # 5 saved searches, 2 event types, 3 macros, 15 data sources
+    assert len(searches) >= 23  # 6 saved searches, 2 event types, 3 macros, 17 data sources
     problems = {}
     for name, (spl, base) in searches.items():
         unknown = unknown_fields(spl, known[universe_for(base)])
@@ -56,7 +58,8 @@ def test_the_searches_do_read_the_snapshot_fields(app_dir: Path) -> None:
     for spl, _base in all_searches(app_dir).values():
         read |= fields_read(spl)
     for field in ("total_iocs", "feed_age_seconds", "delta.total_iocs", "totals.by_source.*",
-                  "seconds_since_previous", "consistent", "category", "request_id"):  # fmt: skip
+                  "seconds_since_previous", "consistent", "category", "request_id",
+                  "source_unchanged_seconds.*", "cache_age_seconds"):  # fmt: skip
         assert field in read
 
 

@@ -1,9 +1,12 @@
 """Fixture rows for the IOC overview dashboard, computed from real events of the input.
 
 `collect_real_events` runs the **built** input against the emulators several times (two
-accounts, the feed growing, one source feed vanishing, one failed poll), and keeps the
-events and the add-on's log lines exactly as written. Only their times are then spread
-out (one poll per hour), because the runs take seconds and a chart over time needs hours.
+accounts, the answer of the vendor's newer documentation with its cache headers, the feed
+growing, one source feed vanishing, one failed poll), and keeps the events and the
+add-on's log lines exactly as written. Only their times are then spread out (one poll per
+hour), because the runs take seconds and a chart over time needs hours: ``_time``, and
+the times in the checkpoints (moved an hour back before each run), so that
+``seconds_since_previous`` and ``source_unchanged_seconds`` agree with that spread.
 `fixtures_for` computes, for each data source of the dashboard, the rows its SPL would
 return over those events: a Python rendering of each query, kept next to nothing else.
 """
@@ -17,15 +20,30 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 from socdefenders.names import CHECKPOINT_COLLECTION
+from socdefenders.snapshot import parse_timestamp
+from socdefenders.timestamps import utc_iso
 from tests.support.modinput import make_splunk_home, run_input
 from tests.support.splunkd import Splunkd
-from tests.support.vendor_api import FREE_KEY, PRO_KEY, VendorApi
+from tests.support.vendor_api import FREE_KEY, PRO_KEY, CacheClock, VendorApi, newer_body
 
 Row = Dict[str, Any]
 POLLS = 12
 HOUR = timedelta(hours=1)
 _KEY_VALUE = re.compile(r'\b([a-z_]+)=("(?:[^"\\]|\\.)*"|[^\s"]+)')
 _LOG_RECORD = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}),\d{3} (.*)$", re.DOTALL)
+STALL_HOURS = 48  # macros.conf socdefenders_source_stall_hours, as shipped
+
+
+def _an_hour_earlier(splunkd: Splunkd) -> None:
+    """Move every time of every saved checkpoint an hour back, as if an hour had passed."""
+    for record in splunkd.kvstore.get(CHECKPOINT_COLLECTION, {}).values():
+        state = json.loads(record["state"])
+        state["collected_at"] = utc_iso(parse_timestamp(state["collected_at"]) - HOUR)
+        state["source_since"] = {
+            name: utc_iso(parse_timestamp(moment) - HOUR)
+            for name, moment in state.get("source_since", {}).items()
+        }
+        record["state"] = json.dumps(state)
 
 
 def _log_fields(text: str) -> Row:
@@ -43,6 +61,7 @@ def collect_real_events(python: str, app_dir: Path, scratch: Path) -> Tuple[List
     start = datetime(2026, 11, 20, 0, 0, tzinfo=timezone.utc)
     with VendorApi(scratch / "api") as api, Splunkd(scratch / "splunkd") as splunkd:
         splunkd.collections.add(CHECKPOINT_COLLECTION)
+        api.body, api.cache = newer_body(), CacheClock()
         for name in ("prod", "lab"):
             splunkd.add_account(name, PRO_KEY, base_url=api.base_url, ca_bundle=str(api.ca_file))
         home = make_splunk_home(scratch / "splunk", app_dir)
@@ -59,6 +78,7 @@ def collect_real_events(python: str, app_dir: Path, scratch: Path) -> Tuple[List
             if poll == POLLS - 1:
                 splunkd.add_account("lab", PRO_KEY, base_url=api.base_url,
                                     ca_bundle=str(api.ca_file))  # fmt: skip
+            _an_hour_earlier(splunkd)
             run = run_input(python, home, splunkd, inputs)
             for event in run.events:
                 data = json.loads(event["data"])
@@ -152,10 +172,25 @@ def _latest_per_account(events: Sequence[Row]) -> Dict[str, Any]:
             "last_snapshot": event["_time"].strftime("%Y-%m-%d %H:%M:%S UTC"),
             "total_iocs": event["total_iocs"],
             "feed_age_hours": round(event["feed_age_seconds"] / 3600, 1),
+            "cache_age_minutes": round(event["cache_age_seconds"] / 60, 1),
             "consistent": event["consistent"],
         })  # fmt: skip
-    names = ["account", "input", "last_snapshot", "total_iocs", "feed_age_hours", "consistent"]
+    names = ["account", "input", "last_snapshot", "total_iocs", "feed_age_hours",
+             "cache_age_minutes", "consistent"]  # fmt: skip
     return _columns(rows, names)
+
+
+def _source_feeds(events: Sequence[Row]) -> Dict[str, Any]:
+    rows = []
+    for event in _latest_by(events, "input").values():  # dedup account input
+        for name, seconds in event.get("source_unchanged_seconds", {}).items():
+            rows.append({
+                "account": event["account"], "input": event["input"], "source_feed": name,
+                "hours_unchanged": round(seconds / 3600, 1), "seconds": seconds,
+                "status": "stalled" if seconds > STALL_HOURS * 3600 else "moving",
+            })  # fmt: skip
+    rows.sort(key=lambda row: -row["seconds"])
+    return _columns(rows, ["account", "input", "source_feed", "hours_unchanged", "status"])
 
 
 def _poll_outcomes(logs: Sequence[Row]) -> Dict[str, Any]:
@@ -199,6 +234,9 @@ def fixtures_for(events: Sequence[Row], log: Sequence[Row], now: datetime) -> Di
         "ds_feed_age": lambda: _one(
             "feed_age_hours", round(max(e["feed_age_seconds"] for e in latest.values()) / 3600, 1)
         ),
+        "ds_cache_age": lambda: _one(
+            "cache_age_minutes", round(max(e["cache_age_seconds"] for e in latest.values()) / 60, 1)
+        ),
         "ds_minutes_since": lambda: _one(
             "minutes_since_snapshot", round((now - last_time).total_seconds() / 60)
         ),
@@ -210,6 +248,7 @@ def fixtures_for(events: Sequence[Row], log: Sequence[Row], now: datetime) -> Di
         "ds_by_source": lambda: _breakdown(events, "by_source", "source"),
         "ds_movers": lambda: _movers(events),
         "ds_latest_per_account": lambda: _latest_per_account(events),
+        "ds_source_feeds": lambda: _source_feeds(events),
         "ds_polls": lambda: _columns(logs, ["_time", "action", "account", "input"]),
         "ds_poll_outcomes": lambda: _poll_outcomes(logs),
         "ds_last_error": lambda: _last_error(logs),
