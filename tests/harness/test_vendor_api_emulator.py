@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import json
 import re
 import time
@@ -18,9 +19,11 @@ from tests.support.vendor_api import (
     PRO_KEY,
     SEED_BODY,
     STATS_PATH,
+    CacheClock,
     Fault,
     RecordedRequest,
     VendorApi,
+    newer_body,
 )
 
 REQUEST_ID = re.compile(r"^req_[0-9a-f]{16}$")
@@ -107,6 +110,58 @@ def test_pro_key_gets_the_seed_body(api: VendorApi, http: requests.Session, head
 def test_body_can_be_replaced(api: VendorApi, http: requests.Session) -> None:
     api.body = {"totals": {"by_type": {"ipv4": 1}}, "last_updated": "2030-01-01T00:00:00Z"}
     assert get(http, api, headers=BEARER).json() == api.body
+
+
+CACHE_HEADERS = ("X-Cache-Updated-At", "X-Cache-Age-Seconds", "X-Cache-Stale")
+
+
+def test_the_seed_answer_has_no_cache_headers(api: VendorApi, http: requests.Session) -> None:
+    response = get(http, api, headers=BEARER)
+    assert not any(name in response.headers for name in CACHE_HEADERS)
+
+
+def test_the_newer_answer_keeps_the_seed_and_adds_extras(
+    api: VendorApi, http: requests.Session
+) -> None:
+    api.body = newer_body()
+    body = get(http, api, headers=BEARER).json()
+    assert {name: body["totals"][name] for name in SEED_BODY["totals"]} == SEED_BODY["totals"]
+    assert set(body) - set(SEED_BODY) == {"trends", "feed_health", "top_techniques", "top_cves"}
+    assert set(body["totals"]) - set(SEED_BODY["totals"]) == {"iocs", "articles"}
+    assert newer_body() is not newer_body()  # a fresh copy each time
+
+
+def test_cache_headers_follow_the_ten_minute_refresh(
+    api: VendorApi, http: requests.Session
+) -> None:
+    api.cache = CacheClock()
+    before = time.time()
+    response = get(http, api, headers=BEARER)
+    refreshed = time.strptime(response.headers["X-Cache-Updated-At"], "%Y-%m-%dT%H:%M:%SZ")
+    refreshed_at = calendar.timegm(refreshed)
+    assert refreshed_at % 600 == 0
+    assert refreshed_at <= before < refreshed_at + 600
+    assert 0 <= int(response.headers["X-Cache-Age-Seconds"]) <= 600
+    assert response.headers["X-Cache-Stale"] == "false"
+    assert "X-Cache-Stale" not in get(http, api, "/nowhere", headers=BEARER).headers  # 404
+
+
+def test_a_missed_refresh_is_stale_and_faults_can_replace_cache_headers(
+    api: VendorApi, http: requests.Session
+) -> None:
+    api.cache = CacheClock(refreshed_at=time.time() - 900)
+    response = get(http, api, headers=BEARER)
+    assert 900 <= int(response.headers["X-Cache-Age-Seconds"]) < 960
+    assert response.headers["X-Cache-Stale"] == "true"
+    api.script(
+        Fault.json(SEED_BODY, headers={"X-Cache-Age-Seconds": "soon", "X-Cache-Stale": None})
+    )
+    faulted = get(http, api, headers=BEARER)
+    assert faulted.headers["X-Cache-Age-Seconds"] == "soon"
+    assert "X-Cache-Stale" not in faulted.headers
+    assert "X-Cache-Updated-At" in faulted.headers
+    api.reset()
+    assert api.cache is None
 
 
 def test_system_cas_do_not_trust_the_emulator(api: VendorApi, http: requests.Session) -> None:
