@@ -18,6 +18,7 @@ from tests.support.modinput import InputRun
 from tests.support.vendor_api import (
     NEWER_EXTRAS,
     NEWER_TOTALS_EXTRAS,
+    PRO_KEY,
     SEED_BODY,
     CacheClock,
     Fault,
@@ -132,7 +133,9 @@ def test_each_cache_header_present_absent_or_malformed(run, vendor_api) -> None:
         assert "log_level=ERROR" not in result.log
 
 
-def test_a_0_2_0_checkpoint_reads_as_unchanged_since_its_snapshot(run, vendor_api) -> None:
+def test_a_0_2_0_checkpoint_reads_as_unchanged_since_its_snapshot_and_no_key_is_kept(
+    run, vendor_api
+) -> None:
     old = {  # written by 0.2.0: no source_since, no cache_updated_at
         "schema": 1,
         "collected_at": "2026-01-01T00:00:00.000Z",
@@ -145,9 +148,11 @@ def test_a_0_2_0_checkpoint_reads_as_unchanged_since_its_snapshot(run, vendor_ap
         "state": json.dumps(old),
     }
     vendor_api.body["totals"]["by_source"]["Abuse.ch"] += 1
+    vendor_api.body["key_echo"] = f"Bearer {PRO_KEY}"  # the Runner checks it appears nowhere
     vendor_api.cache = CacheClock()
     result = run()
     event = data(result)
+    assert event["api_extra"] == {"key_echo": "Bearer ********"}
     assert result.log_lines("checkpoint_ignored") == []
     since_old = whole_seconds(event, old)
     assert event["source_unchanged_seconds"] == {

@@ -6,6 +6,7 @@ import copy
 import json
 import logging
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 from typing import Any, Dict, Optional
 
 import pytest
@@ -19,6 +20,7 @@ from socdefenders.poll import PollResult, poll
 from socdefenders.snapshot import MAPS, parse_snapshot
 from tests.support.vendor_api import NEWER_EXTRAS, NEWER_TOTALS_EXTRAS, SEED_BODY, newer_body
 
+FAKE_KEY = "sk_live_FAKE0unit00000000000000"
 T0 = datetime(2024, 1, 15, 10, 15, 0, 250000, tzinfo=timezone.utc)
 UPDATED = "2024-01-15T10:10:00Z"
 LATER = "2024-01-15T10:20:00Z"
@@ -28,6 +30,7 @@ class FakeClient:
     """Stands in for StatsClient: hands out prepared answers."""
 
     api_host = "socdefenders.ai"
+    account = SimpleNamespace(api_key=FAKE_KEY)
 
     def __init__(self) -> None:
         self.answers = []
@@ -87,6 +90,17 @@ def test_extras_never_rescue_an_invalid_answer() -> None:
     document["totals"]["by_type"]["ipv4"] = -1
     with pytest.raises(ResponseError, match="not a non-negative integer"):
         poll_once(document, T0)
+
+
+def test_an_answer_echoing_the_key_never_puts_it_in_the_event() -> None:
+    document = copy.deepcopy(SEED_BODY)
+    document["key_info"] = {"used": f"Bearer {FAKE_KEY}", FAKE_KEY: [FAKE_KEY, 1]}
+    result = poll_once(document, T0)
+    assert result.event["api_extra"] == {
+        "key_info": {"used": "Bearer ********", "********": ["********", 1]}
+    }
+    assert FAKE_KEY not in result.event_json()
+    assert FAKE_KEY not in json.dumps(result.checkpoint)
 
 
 def extras_of_size(size: int) -> Dict[str, Any]:

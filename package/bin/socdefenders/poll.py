@@ -8,7 +8,7 @@ its success line (extras left out, cache headers ignored) comes back as ``notes`
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -16,7 +16,7 @@ from .cache import CacheHeaders
 from .checkpoint import PreviousSnapshot, checkpoint_state, sources_since
 from .client import ApiResponse, StatsClient
 from .errors import ResponseError
-from .event import MAX_EXTRA_BYTES, build_event, event_text
+from .event import MAX_EXTRA_BYTES, build_event, event_text, without_secrets
 from .snapshot import Snapshot, key_names, parse_snapshot
 from .timestamps import utc_now
 
@@ -112,6 +112,10 @@ def poll(
     response = client.fetch()
     collected_at = now()
     snapshot = snapshot_of(response)
+    if snapshot.extras:
+        snapshot = replace(
+            snapshot, extras=without_secrets(snapshot.extras, [client.account.api_key])
+        )
     since = sources_since(snapshot.totals.by_source, collected_at, previous)
     event = build_event(
         snapshot,
