@@ -89,6 +89,13 @@ def key_names(keys: Iterable[str]) -> str:
     return text + (f" and {more} more" if more > 0 else "")
 
 
+def unreadable(
+    what: str, received: Mapping[str, Any], keys: str = "top-level keys"
+) -> ResponseError:
+    """A shape that cannot be read: the error names the keys that were received instead."""
+    return invalid(f"{what} ({keys} received: {key_names(received)})")
+
+
 def parse_timestamp(text: str) -> datetime:
     """An ISO 8601 date-time; without an offset it is taken as UTC (the API sends UTC)."""
     match = _ISO_8601.match(text)
@@ -140,7 +147,7 @@ def parse_counts(totals: Mapping[str, Any], name: str) -> Dict[str, int]:
     counts = totals.get(name)
     if not isinstance(counts, dict):
         state = "missing" if counts is None else f"a {type(counts).__name__}, not an object"
-        raise invalid(f"totals.{name} is {state} (keys of totals received: {key_names(totals)})")
+        raise unreadable(f"totals.{name} is {state}", totals, "keys of totals")
     for key, value in counts.items():
         if type(value) is not int or not 0 <= value <= MAX_COUNT:
             raise invalid(
@@ -157,13 +164,12 @@ def parse_snapshot(body: bytes) -> Snapshot:
     document = decode_json(body)
     if not isinstance(document, dict):
         raise invalid(f"the body is a JSON {type(document).__name__}, not an object")
-    received = f"(top-level keys received: {key_names(document)})"
     totals = document.get("totals")
     if not isinstance(totals, dict):
-        raise invalid(f"totals is missing or not an object {received}")
+        raise unreadable("totals is missing or not an object", document)
     last_updated = document.get("last_updated")
     if not isinstance(last_updated, str):
-        raise invalid(f"last_updated is missing or not a string {received}")
+        raise unreadable("last_updated is missing or not a string", document)
     try:
         last_updated_at = parse_timestamp(last_updated)
     except ValueError:
