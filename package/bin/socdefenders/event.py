@@ -49,9 +49,12 @@ def without_secrets(extras: Dict[str, Any], secrets: Iterable[str]) -> Dict[str,
 
 
 def extras_size(snapshot: Snapshot) -> Optional[int]:
-    """UTF-8 bytes of the extras as the event writes them; ``None`` when they fit."""
+    """UTF-8 bytes of the extras as the event writes them; ``None`` when they fit.
+
+    Measured one level down, as in the event, so what is measured can also be written."""
     try:
-        size = len(event_text({"api_extra": snapshot.extras}).encode("utf-8")) - 14
+        wrapped = event_text({"api_extra": snapshot.extras}).encode("utf-8")
+        size = len(wrapped) - len(b'{"api_extra":}')
     except RecursionError:  # nested too deeply to write at all: at most the whole body
         size = max(snapshot.body_bytes, MAX_EXTRA_BYTES + 1)
     return size if size > MAX_EXTRA_BYTES else None
