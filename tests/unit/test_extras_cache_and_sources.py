@@ -85,6 +85,27 @@ def test_any_json_value_in_extras_is_carried_and_never_makes_the_answer_invalid(
     assert json.loads(result.event_json()) == result.event
 
 
+SEED_TEXT = json.dumps(SEED_BODY)[1:-1]  # the members, to write a body by hand
+
+
+def test_a_key_twice_in_an_extra_is_carried_with_its_last_value() -> None:
+    body = ("{" + SEED_TEXT + ', "x": {"k": 1, "k": [2]}}').encode()
+    assert parse_snapshot(body).extras == {"x": {"k": [2]}}
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["{" + SEED_TEXT + ', "x": 1, "x": 2}',
+     "{" + SEED_TEXT.replace('"by_type": {', '"by_type": {"md5": 1, ', 1) + "}",
+     "{" + SEED_TEXT.replace('"totals": {', '"totals": {"by_source": {}, ', 1) + "}",
+     "{" + SEED_TEXT + ', "x": NaN}'],
+    ids=["body", "map", "totals", "nan-in-an-extra"],
+)  # fmt: skip
+def test_a_key_twice_where_the_answer_is_validated_is_refused(body: str) -> None:
+    with pytest.raises(ResponseError, match=r"appears twice in one object|is not a JSON number"):
+        parse_snapshot(body.encode())
+
+
 def test_extras_never_rescue_an_invalid_answer() -> None:
     document = newer_body()
     document["totals"]["by_type"]["ipv4"] = -1

@@ -102,10 +102,12 @@ class _RefusedError(Exception):
     pass
 
 
-def _no_duplicates(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
-    if len({key for key, _ in pairs}) != len(pairs):
-        raise _RefusedError
-    return dict(pairs)
+class _Twice(dict):
+    """An object with a key written twice: refused in the body, totals and the maps only."""
+
+
+def _mark_twice(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
+    return (_Twice if len({key for key, _ in pairs}) != len(pairs) else dict)(pairs)
 
 
 def _no_constants(name: str) -> Any:
@@ -113,9 +115,9 @@ def _no_constants(name: str) -> Any:
 
 
 def decoded(body: bytes) -> Any:
-    """The JSON document, refusing duplicate keys and NaN/Infinity."""
+    """The JSON document, refusing NaN/Infinity; objects with a key twice are ``_Twice``."""
     text = body.decode("utf-8-sig")
-    return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+    return json.loads(text, object_pairs_hook=_mark_twice, parse_constant=_no_constants)
 
 
 def valid_counts(value: Any) -> bool:
@@ -137,6 +139,9 @@ def expected_verdict(body: bytes) -> Optional[bool]:
     except (UnicodeDecodeError, ValueError, RecursionError, _RefusedError):
         return False
     if not isinstance(document, dict) or not isinstance(document.get("totals"), dict):
+        return False
+    validated = [document, document["totals"], *(document["totals"].get(n) for n in MAPS)]
+    if any(isinstance(value, _Twice) for value in validated):
         return False
     last_updated = document.get("last_updated")
     if not isinstance(last_updated, str):
@@ -835,13 +840,16 @@ def test_the_next_event_carries_totals_and_deltas_against_the_checkpoint(
 
 @settings(FUZZ, max_examples=BUDGETS["extras"])
 @given(st.dictionaries(NAME, JSON_VALUES, max_size=3), st.dictionaries(NAME, JSON_VALUES,
-       max_size=2), st.booleans())  # fmt: skip
+       max_size=2), st.booleans(), st.none() | JSON_VALUES)  # fmt: skip
 def test_any_extras_are_carried_verbatim_in_an_event_that_stays_json_and_xml(
-    top: Dict[str, Any], in_totals: Dict[str, Any], ensure_ascii: bool
+    top: Dict[str, Any], in_totals: Dict[str, Any], ensure_ascii: bool, twice: Any
 ) -> None:
     document = copy.deepcopy(SEED_BODY)
     document.update({key: value for key, value in top.items() if key not in KNOWN_KEYS})
     document["totals"].update({key: v for key, v in in_totals.items() if key not in MAPS})
+    if twice is not None:  # a key written twice in an extra: carried, the last value kept
+        document["x_twice"] = Pairs([("k", 0), ("k", twice)])
+        label("a key twice in an extra")
     body = to_json(document, ensure_ascii, (",", ":")).encode("utf-8", "surrogatepass")
     snapshot = check_verdict(body)  # refused only for what is not JSON: NaN, bad UTF-8
     label("accepted" if snapshot else "refused")

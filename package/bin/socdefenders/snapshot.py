@@ -7,7 +7,9 @@ cannot be read, the error names the keys that were received (names only, bounded
 
 Whatever else the answer holds (members other than ``totals`` and ``last_updated``, and
 members of ``totals`` other than the three maps) is kept verbatim as the snapshot's
-``extras``: it is never validated, so it never makes an answer invalid.
+``extras``: it is never validated, so it never makes an answer invalid (a key written
+twice is refused only in the body, ``totals`` and the maps). The body as a whole must
+still be JSON: NaN or Infinity anywhere is not.
 """
 
 from __future__ import annotations
@@ -114,13 +116,35 @@ def parse_timestamp(text: str) -> datetime:
     return datetime(year, month, day, hour, minute, second, microsecond, tzinfo=zone)
 
 
-def _reject_duplicates(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
+class _Ambiguous(dict):
+    """An object with a key written twice (the last value kept, as JSON parsers do).
+
+    Refused where the answer is validated (the body, ``totals`` and its maps: which count
+    would be meant?); carried as it is in the extras, which are never validated.
+    """
+
+    duplicate = ""
+
+
+def _mark_duplicates(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
     document: Dict[str, Any] = {}
+    duplicate = None
     for key, value in pairs:
-        if key in document:
-            raise invalid(f"the key {json.dumps(key)[:80]} appears twice in one object")
+        if key in document and duplicate is None:
+            duplicate = key
         document[key] = value
-    return document
+    if duplicate is None:
+        return document
+    ambiguous = _Ambiguous(document)
+    ambiguous.duplicate = duplicate
+    return ambiguous
+
+
+def unambiguous(value: Any) -> Any:
+    """``value``, unless it is an object in which a key was written twice."""
+    if isinstance(value, _Ambiguous):
+        raise invalid(f"the key {json.dumps(value.duplicate)[:80]} appears twice in one object")
+    return value
 
 
 def _reject_constant(name: str) -> Any:
@@ -133,9 +157,7 @@ def decode_json(body: bytes) -> Any:
     except UnicodeDecodeError:
         raise invalid("the body is not UTF-8 text") from None
     try:
-        return json.loads(
-            text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
-        )
+        return json.loads(text, object_pairs_hook=_mark_duplicates, parse_constant=_reject_constant)
     except ValueError:
         snippet = " ".join(text[:40].split())
         raise invalid(f"the body is not JSON (it starts with {snippet!r})") from None
@@ -148,7 +170,7 @@ def parse_counts(totals: Mapping[str, Any], name: str) -> Dict[str, int]:
     if not isinstance(counts, dict):
         state = "missing" if counts is None else f"a {type(counts).__name__}, not an object"
         raise unreadable(f"totals.{name} is {state}", totals, "keys of totals")
-    for key, value in counts.items():
+    for key, value in unambiguous(counts).items():
         if type(value) is not int or not 0 <= value <= MAX_COUNT:
             raise invalid(
                 f"totals.{name}[{json.dumps(key, ensure_ascii=False)[:80]}] is "
@@ -161,10 +183,10 @@ def parse_counts(totals: Mapping[str, Any], name: str) -> Dict[str, int]:
 
 def parse_snapshot(body: bytes) -> Snapshot:
     """Validate a 200 body; anything beyond the documented members is kept as extras."""
-    document = decode_json(body)
+    document = unambiguous(decode_json(body))
     if not isinstance(document, dict):
         raise invalid(f"the body is a JSON {type(document).__name__}, not an object")
-    totals = document.get("totals")
+    totals = unambiguous(document.get("totals"))
     if not isinstance(totals, dict):
         raise unreadable("totals is missing or not an object", document)
     last_updated = document.get("last_updated")
