@@ -245,7 +245,8 @@ def test_an_absent_header_leaves_only_its_field_out(absent: str) -> None:
     ("header", "value"),
     [("X-Cache-Updated-At", "yesterday"), ("X-Cache-Updated-At", UPDATED + " " * 60 + "x"),
      ("X-Cache-Age-Seconds", "-5"), ("X-Cache-Age-Seconds", "3.5"), ("X-Cache-Age-Seconds", "٣"),
-     ("X-Cache-Age-Seconds", "9" * 30), ("X-Cache-Stale", "yes"), ("X-Cache-Stale", "")],
+     ("X-Cache-Age-Seconds", "9" * 30), ("X-Cache-Age-Seconds", "9" * 5000),
+     ("X-Cache-Stale", "yes"), ("X-Cache-Stale", "")],
 )  # fmt: skip
 def test_a_malformed_header_is_ignored_with_a_debug_note(header: str, value: str) -> None:
     result = poll_once(SEED_BODY, T0, headers={**GOOD, header: value})
@@ -258,6 +259,13 @@ def test_a_malformed_header_is_ignored_with_a_debug_note(header: str, value: str
     )  # fmt: skip
     assert note.fields["value"] == value.strip()[:64]
     assert "cache_updated_at" not in result.checkpoint or header != "X-Cache-Updated-At"
+
+
+def test_thousands_of_digits_in_a_number_header_are_ignored_not_a_crash() -> None:
+    """int() refuses strings of more than 4300 digits (Python 3.9.14+, 3.13)."""
+    huge = "9" * 5000
+    assert RateLimit.from_headers({"X-RateLimit-Remaining": huge}).remaining is None
+    assert CacheHeaders.from_headers({"X-Cache-Age-Seconds": huge}).age_seconds is None
 
 
 def test_cache_refreshed_says_whether_the_cache_time_changed() -> None:

@@ -61,7 +61,8 @@ class CacheHeaders:
         age: Optional[int] = None
         age_text = text(AGE_SECONDS)
         if age_text is not None:
-            if age_text.isascii() and age_text.isdigit() and int(age_text) <= MAX_COUNT:
+            digits = age_text.isascii() and age_text.isdigit() and len(age_text) <= 19
+            if digits and int(age_text) <= MAX_COUNT:  # 19 digits: int() never refuses
                 age = int(age_text)
             else:
                 ignore(AGE_SECONDS, age_text, "not a whole, non-negative number of seconds")

@@ -42,7 +42,8 @@ class RateLimit:
     def from_headers(cls, headers: Mapping[str, str]) -> RateLimit:
         def number(name: str) -> Optional[int]:
             value = str(headers.get(name, "")).strip()
-            return int(value) if value.isdigit() else None
+            # at most 19 digits: int() refuses more than 4300 (CVE-2020-10735)
+            return int(value) if value.isdigit() and len(value) <= 19 else None
 
         return cls(
             number("X-RateLimit-Limit"),
