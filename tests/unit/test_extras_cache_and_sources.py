@@ -17,6 +17,7 @@ from socdefenders.client import ApiResponse, RateLimit
 from socdefenders.errors import CheckpointError, ResponseError
 from socdefenders.event import MAX_EXTRA_BYTES, event_text
 from socdefenders.poll import PollResult, poll
+from socdefenders.retry import server_requested_wait
 from socdefenders.snapshot import MAPS, parse_snapshot
 from tests.support.vendor_api import NEWER_EXTRAS, NEWER_TOTALS_EXTRAS, SEED_BODY, newer_body
 
@@ -266,6 +267,7 @@ def test_thousands_of_digits_in_a_number_header_are_ignored_not_a_crash() -> Non
     huge = "9" * 5000
     assert RateLimit.from_headers({"X-RateLimit-Remaining": huge}).remaining is None
     assert CacheHeaders.from_headers({"X-Cache-Age-Seconds": huge}).age_seconds is None
+    assert server_requested_wait(429, {"X-RateLimit-Reset": huge}, 0.0) is None
 
 
 def test_cache_refreshed_says_whether_the_cache_time_changed() -> None:

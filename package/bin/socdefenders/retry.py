@@ -64,6 +64,6 @@ def server_requested_wait(
             pass
     if status == 429:
         reset = _header(headers, "X-RateLimit-Reset")
-        if reset is not None and reset.strip().isdigit():
-            return max(0.0, int(reset.strip()) - now_epoch)
+        if reset is not None and reset.strip().isdigit() and len(reset.strip()) <= 19:
+            return max(0.0, int(reset.strip()) - now_epoch)  # int() refuses 4300+ digits
     return None
