@@ -65,7 +65,8 @@ def main() -> int:
         root = Path(scratch)
         with VendorApi(root / "api") as api, Splunkd(root / "splunkd") as splunkd:
             splunkd.add_account("demo", PRO_KEY, base_url=api.base_url, ca_bundle=str(api.ca_file))
-            api.body, api.cache = newer_body(), CacheClock()  # the newer documentation
+            # the newer documentation: extra members, a cache last refreshed 4 minutes ago
+            api.body, api.cache = newer_body(), CacheClock(refreshed_at=time.time() - 240)
             fresh = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=6)
             api.body["last_updated"] = fresh.strftime("%Y-%m-%dT%H:%M:%SZ")  # a lively feed
             home = make_splunk_home(root / "splunk", arguments.app)

@@ -20,5 +20,10 @@ def test_demo_shows_two_events_and_a_delta(app_dir, splunk_python: str) -> None:
     assert output.count('"total_iocs": 124098') == 1
     assert '"total_iocs": 1200' in output  # the second event's delta
     assert '"URLhaus Recent": 1600' in output
+    # what the vendor's newer page adds, on by default in the demo
+    assert output.count('"api_extra": {') == 2
+    assert output.count('"cache_age_seconds": ') == 2
+    assert '"cache_refreshed": false' in output  # the second poll hit the same cache
+    assert output.count('"source_unchanged_seconds": {') == 1  # not on a first snapshot
     assert "action=poll_succeeded account=demo input=demo_stats" in output
     assert "-- stderr" not in output
