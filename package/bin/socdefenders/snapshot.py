@@ -92,10 +92,10 @@ def key_names(keys: Iterable[str]) -> str:
 
 
 def unreadable(
-    what: str, received: Mapping[str, Any], keys: str = "top-level keys"
+    what: str, received: Mapping[str, Any], label: str = "top-level keys received"
 ) -> ResponseError:
     """A shape that cannot be read: the error names the keys that were received instead."""
-    return invalid(f"{what} ({keys} received: {key_names(received)})")
+    return invalid(f"{what} ({label}: {key_names(received)})")
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -169,7 +169,7 @@ def parse_counts(totals: Mapping[str, Any], name: str) -> Dict[str, int]:
     counts = totals.get(name)
     if not isinstance(counts, dict):
         state = "missing" if counts is None else f"a {type(counts).__name__}, not an object"
-        raise unreadable(f"totals.{name} is {state}", totals, "keys of totals")
+        raise unreadable(f"totals.{name} is {state}", totals, "keys of totals received")
     for key, value in unambiguous(counts).items():
         if type(value) is not int or not 0 <= value <= MAX_COUNT:
             raise invalid(
