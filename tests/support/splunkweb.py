@@ -17,7 +17,8 @@ asks Splunk Web for when an admin opens the add-on (see the shared
 
 Not served, as on a Splunk without them: the header bar (``build/api/layout.js``) and the
 theme script; the page logs "Unable to load layout" and renders without Splunk's header.
-Every request is recorded in ``requests`` as ``(method, path, status)``.
+Every request is recorded in ``requests`` as ``(method, path, status)``, and every splunkd
+answer passed to the browser in ``bodies()`` (tests look for secrets there).
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ class SplunkWeb:
         self.theme = theme
         self.csrf_token = secrets.token_hex(16)
         self.requests: List[Tuple[str, str, int]] = []
+        self._bodies: List[bytes] = []  # every splunkd answer passed on to the browser
         self.lock = threading.Lock()
         self._server = _Server(self)
         self.port = self._server.server_port
@@ -107,6 +109,16 @@ class SplunkWeb:
         parser = configparser.ConfigParser(interpolation=None)
         parser.read(app_dir / "default" / "app.conf")
         self.app_build = parser.get("install", "build", fallback="1")
+
+    def bodies(self) -> List[str]:
+        """The splunkd answers proxied to the browser so far, as text."""
+        with self.lock:
+            return [body.decode("utf-8", "replace") for body in self._bodies]
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests.clear()
+            self._bodies.clear()
 
     def page_url(self, view: str) -> str:
         return f"{self.url}/{LOCALE}/app/{self.app}/{view}"
@@ -222,6 +234,8 @@ class SplunkWeb:
                                headers=forward)  # fmt: skip
             reply = connection.getresponse()
             content = reply.read()
+            with self.lock:
+                self._bodies.append(content)
             kind = reply.getheader("Content-Type", "application/json")
             return reply.status, [("Content-Type", kind)], content
         finally:
