@@ -147,3 +147,50 @@ def test_a_ca_bundle_that_does_not_exist_is_refused(ui: Ui) -> None:
     ucc.save(page, ACCOUNTS, status=500)
     expect(ucc.dialog(page)).to_contain_text("CA bundle path does not exist")
     assert not ui.stack.splunkd.confs.get(ACCOUNT_CONF)
+
+
+def test_on_splunk_cloud_tls_verification_cannot_be_turned_off(ui: Ui) -> None:
+    ui.stack.writes.instance_type = "cloud"  # server/info and the platform search say cloud
+    page = open_add_dialog(ui)
+    fill_account(ui, page, "prod", PRO_KEY)
+    ucc.set_checkbox(page, "verify_tls", False)
+    ui.expect_failure(500, ucc.REST + ACCOUNTS)
+    ucc.save(page, ACCOUNTS, status=500)
+    expect(ucc.dialog(page)).to_contain_text("Splunk Cloud requires TLS verification")
+    assert not ui.stack.splunkd.confs.get(ACCOUNT_CONF)
+    assert not ui.stack.api.requests
+    ucc.set_checkbox(page, "verify_tls", True)
+    ucc.save(page, ACCOUNTS, status=201)
+    expect(ucc.dialog(page)).to_be_hidden()
+
+
+def test_on_enterprise_tls_verification_can_be_turned_off(ui: Ui) -> None:
+    page = open_add_dialog(ui)
+    fill_account(ui, page, "prod", PRO_KEY)
+    ucc.set_checkbox(page, "verify_tls", False)
+    ucc.save(page, ACCOUNTS, status=201)
+    expect(ucc.dialog(page)).to_be_hidden()
+    assert ui.stack.splunkd.confs[ACCOUNT_CONF]["prod"]["verify_tls"] in ("0", "false")
+
+
+def test_clone_makes_a_second_account_with_its_own_key(ui: Ui) -> None:
+    page = add_good_account(ui)
+    ucc.row_action(page, "prod", "Clone")
+    expect(ucc.field(page, "name").locator("input")).to_have_value("")
+    ucc.fill(page, "name", "prod_copy")
+    ucc.fill(page, "api_key", PRO_KEY)
+    ucc.save(page, ACCOUNTS, status=201)
+    expect(ucc.row(page, "prod_copy")).to_be_visible()
+    assert set(ui.stack.splunkd.confs[ACCOUNT_CONF]) == {"prod", "prod_copy"}
+    assert stored_key(ui.stack, "prod_copy") == {"api_key": PRO_KEY}
+
+
+def test_delete_removes_the_account_and_its_key(ui: Ui) -> None:
+    page = add_good_account(ui)
+    ucc.row_action(page, "prod", "Delete")
+    with page.expect_response(lambda r: r.request.method == "DELETE") as answer:
+        ucc.dialog(page).get_by_role("button", name="Delete").click()
+    assert answer.value.status == 200
+    expect(page.get_by_text("No records found")).to_be_visible()
+    assert not ui.stack.splunkd.confs[ACCOUNT_CONF]
+    assert not ui.stack.splunkd.passwords
