@@ -13,7 +13,6 @@ from typing import Any, Dict, Mapping
 
 import import_declare_test  # noqa: F401 - puts lib/ on sys.path
 from socdefenders_splunkd import SplunkdConnection
-from splunktaucclib.rest_handler.admin_external import get_splunkd_endpoint
 from splunktaucclib.rest_handler.error import RestError
 
 from socdefenders.errors import CollectionError
@@ -38,6 +37,10 @@ class CustomHookMixin:
 
 def check_proxy_edit(session_key: str, payload: Mapping[str, Any]) -> None:
     """Refuse (HTTP 400) proxy settings the input could not use; ``payload`` may be partial."""
+    # admin_external imports this module while it loads (and falls back to no hooks on an
+    # ImportError), so its names are imported here, when a request runs.
+    from splunktaucclib.rest_handler.admin_external import get_splunkd_endpoint
+
     try:
         stored: Dict[str, Any] = {}
         if not {"proxy_enabled", "proxy_url", "proxy_port"} <= set(payload):

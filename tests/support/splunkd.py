@@ -66,6 +66,7 @@ KINDS = (
     "indexes",  # data/indexes
     "server_info",  # server/info
     "search",  # search/jobs and their results
+    "ui_reads",  # authentication/current-context, data/ui/times
     "rest_handler",  # an add-on REST endpoint, served by its own handler script
     "unknown",  # anything else: answered 404
 )

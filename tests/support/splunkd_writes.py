@@ -13,7 +13,9 @@
 * ``data/indexes`` (``indexes``, name -> internal?), ``server/info`` (``instance_type``:
   ``"cloud"`` on Splunk Cloud, empty on Enterprise) and the search jobs UCC's pages run
   (``search/jobs``, ``search/v2/jobs/<sid>/results``): a ``| rest/services/server/info``
-  search answers ``server/info``'s row, any other search answers no rows.
+  search answers ``server/info``'s row, any other search answers no rows;
+* what the monitoring dashboard page reads: ``authentication/current-context`` (the admin)
+  and ``data/ui/times`` (time range presets).
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ Query = Dict[str, List[str]]
 Found = Optional[Tuple[str, emulator.Route]]
 # Arguments splunkd reads itself and does not store in a stanza.
 CONTROL_ARGS = ("output_mode", "name")
+ADMIN_CAPABILITIES = ("admin_all_objects", "list_settings", "edit_modinput_socdefenders_ioc_stats",
+                      "search", "rest_properties_get", "list_storage_passwords")  # fmt: skip
+# A few of the time range presets Splunk's default times.conf ships.
+TIME_PRESETS = (("last_15_minutes", "Last 15 minutes", "-15m"), ("last_24h", "Last 24 hours", "-24h"),
+                ("last_7d", "Last 7 days", "-7d@h"))  # fmt: skip
 DEFAULT_INDEXES = {"main": False, "summary": False, "history": False, "_internal": True}
 
 
@@ -67,6 +74,10 @@ class SplunkdWrites:
             return "indexes", lambda: self._indexes(query)
         if rest == ["server", "info"] and method == "GET":
             return "server_info", lambda: self._server_info(query)
+        if rest == ["authentication", "current-context"] and method == "GET":
+            return "ui_reads", lambda: self._current_context(query)
+        if rest == ["data", "ui", "times"] and method == "GET":
+            return "ui_reads", lambda: self._times(query)
         if rest[:2] == ["search", "jobs"] or rest[:3] == ["search", "v2", "jobs"]:
             tail = rest[3:] if rest[1] == "v2" else rest[2:]
             return "search", lambda: self._search(method, tail, query, body)
@@ -230,6 +241,21 @@ class SplunkdWrites:
         return self._reply(
             feed, [self._entry(f"{feed}/server-info", "server-info", self.server_info())], query
         )
+
+    def _current_context(self, query: Query) -> emulator._Reply:
+        feed = "/services/authentication/current-context"
+        content = {"username": "admin", "realname": "Administrator", "roles": ["admin"],
+                   "capabilities": list(ADMIN_CAPABILITIES), "defaultApp": emulator.APP}  # fmt: skip
+        return self._reply(feed, [self._entry(f"{feed}/context", "context", content)], query)
+
+    def _times(self, query: Query) -> emulator._Reply:
+        feed = f"/servicesNS/nobody/{emulator.APP}/data/ui/times"
+        entries = [
+            self._entry(f"{feed}/{name}", name, {"label": label, "earliest_time": earliest,
+                                                  "latest_time": "now", "order": str(order)})
+            for order, (name, label, earliest) in enumerate(TIME_PRESETS)
+        ]  # fmt: skip
+        return self._reply(feed, entries, query)
 
     def _search(self, method: str, tail: List[str], query: Query, body: bytes) -> emulator._Reply:
         if not tail and method == "POST":

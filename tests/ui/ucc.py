@@ -36,17 +36,22 @@ def set_checkbox(page: Page, name: str, on: bool) -> None:
     expect(box).to_be_checked(checked=on)
 
 
-def save(page: Page, endpoint: str, *, status: Optional[int] = None) -> None:
-    """Click the dialog's save button and wait for its POST to ``endpoint``."""
+def save(
+    page: Page, endpoint: str, *, status: Optional[int] = None, form: Optional[Locator] = None
+) -> None:
+    """Click the save button of ``form`` (the open dialog by default); wait for its POST."""
+    if form is None:
+        form = dialog(page)
+        button = form.locator(".saveBtn")
+    else:
+        button = form.get_by_role("button", name="Save")
     try:
         with page.expect_response(
             lambda r: REST + endpoint in r.url and r.request.method == "POST", timeout=15000
         ) as answer:
-            dialog(page).locator(".saveBtn").click()
+            button.click()
     except PlaywrightTimeoutError:
-        raise AssertionError(
-            f"the dialog sent nothing; it says: {dialog(page).inner_text()!r}"
-        ) from None
+        raise AssertionError(f"nothing was sent; the form says: {form.inner_text()!r}") from None
     if status is not None:
         assert answer.value.status == status, answer.value.text()
 
