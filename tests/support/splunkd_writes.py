@@ -33,11 +33,20 @@ Query = Dict[str, List[str]]
 Found = Optional[Tuple[str, emulator.Route]]
 # Arguments splunkd reads itself and does not store in a stanza.
 CONTROL_ARGS = ("output_mode", "name")
-ADMIN_CAPABILITIES = ("admin_all_objects", "list_settings", "edit_modinput_socdefenders_ioc_stats",
-                      "search", "rest_properties_get", "list_storage_passwords")  # fmt: skip
+ADMIN_CAPABILITIES = (
+    "admin_all_objects",
+    "list_settings",
+    "edit_modinput_socdefenders_ioc_stats",
+    "search",
+    "rest_properties_get",
+    "list_storage_passwords",
+)
 # A few of the time range presets Splunk's default times.conf ships.
-TIME_PRESETS = (("last_15_minutes", "Last 15 minutes", "-15m"), ("last_24h", "Last 24 hours", "-24h"),
-                ("last_7d", "Last 7 days", "-7d@h"))  # fmt: skip
+TIME_PRESETS = (
+    ("last_15_minutes", "Last 15 minutes", "-15m"),
+    ("last_24h", "Last 24 hours", "-24h"),
+    ("last_7d", "Last 7 days", "-7d@h"),
+)
 DEFAULT_INDEXES = {"main": False, "summary": False, "history": False, "_internal": True}
 
 
@@ -244,8 +253,13 @@ class SplunkdWrites:
 
     def _current_context(self, query: Query) -> emulator._Reply:
         feed = "/services/authentication/current-context"
-        content = {"username": "admin", "realname": "Administrator", "roles": ["admin"],
-                   "capabilities": list(ADMIN_CAPABILITIES), "defaultApp": emulator.APP}  # fmt: skip
+        content = {
+            "username": "admin",
+            "realname": "Administrator",
+            "roles": ["admin"],
+            "capabilities": list(ADMIN_CAPABILITIES),
+            "defaultApp": emulator.APP,
+        }
         return self._reply(feed, [self._entry(f"{feed}/context", "context", content)], query)
 
     def _times(self, query: Query) -> emulator._Reply:

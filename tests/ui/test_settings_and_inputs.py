@@ -63,7 +63,7 @@ def test_a_proxy_enabled_without_host_or_port_is_refused(ui: Ui) -> None:
 def splunkd_post(ui: Ui, endpoint: str, form: dict) -> tuple:
     """A REST client's POST straight to splunkd (not through the page)."""
     splunkd = ui.stack.splunkd
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310 - an https:// URL of the emulator
         f"{splunkd.uri}/servicesNS/nobody/TA-socdefenders/{endpoint}?output_mode=json",
         data=urllib.parse.urlencode(form).encode(),
         headers={"Authorization": f"Splunk {splunkd.session_key}"},
