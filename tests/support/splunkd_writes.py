@@ -62,7 +62,7 @@ class SplunkdWrites:
         self.splunkd = splunkd
         self.instance_type = instance_type
         self.indexes: Dict[str, bool] = dict(DEFAULT_INDEXES)
-        self.searches: Dict[str, str] = {}  # sid -> search
+        self.searches: Dict[str, Dict[str, str]] = {}  # sid -> the job's posted arguments
         self._sids = itertools.count(1)
         splunkd.add_router(self.route)
 
@@ -274,22 +274,41 @@ class SplunkdWrites:
     def _search(self, method: str, tail: List[str], query: Query, body: bytes) -> emulator._Reply:
         if not tail and method == "POST":
             sid = f"emulated_{next(self._sids)}"
-            self.searches[sid] = form_of(body).get("search", "")
+            self.searches[sid] = form_of(body)
             return emulator._json_reply({"sid": sid}, 201)
+        if not tail and "id" not in query:  # the job list, e.g. UCC's look-up of a cached job
+            terms = emulator._search_terms(query.get("search", [""])[0])
+            jobs = [sid for sid, form in self.searches.items() if self._job_matches(form, terms)]
+            entries = [self._job(sid) for sid in jobs]
+            listing = {"entry": entries, "paging": {"total": len(jobs)}, "messages": []}
+            return emulator._json_reply(listing)
         sid = tail[0] if tail else query.get("id", [""])[0]
         if sid not in self.searches:
             return emulator._error(404, f"Unknown sid {sid}")
         if len(tail) <= 1 and method == "GET":
-            content = {"sid": sid, "isDone": True, "dispatchState": "DONE", "isFailed": False,
-                       "resultCount": len(self._rows(sid)), "doneProgress": 1}  # fmt: skip
-            return emulator._json_reply(
-                {"entry": [{"name": sid, "content": content}], "paging": {"total": 1}}
-            )
+            return emulator._json_reply({"entry": [self._job(sid)], "paging": {"total": 1}})
         if len(tail) == 2 and tail[1] in ("results", "results_preview", "events"):
             return emulator._json_reply({"results": self._rows(sid), "messages": []})
         return emulator._json_reply({"entry": [], "messages": []})  # control, cancel, delete
 
+    def _job(self, sid: str) -> Dict[str, Any]:
+        """A finished job, as ``search/jobs/<sid>`` describes it (with what was posted)."""
+        content = {
+            **self.searches[sid],
+            "sid": sid,
+            "isDone": True,
+            "dispatchState": "DONE",
+            "isFailed": False,
+            "resultCount": len(self._rows(sid)),
+            "doneProgress": 1,
+        }
+        return {"name": sid, "id": f"/services/search/jobs/{sid}", "content": content}
+
+    @staticmethod
+    def _job_matches(form: Mapping[str, str], terms: List[Tuple[Optional[str], str]]) -> bool:
+        return all(key is not None and form.get(key) == value for key, value in terms)
+
     def _rows(self, sid: str) -> List[Dict[str, Any]]:
-        if "rest/services/server/info" in self.searches[sid].replace(" ", ""):
+        if "rest/services/server/info" in self.searches[sid].get("search", "").replace(" ", ""):
             return [self.server_info()]
         return []

@@ -14,10 +14,8 @@ line UCC logs when the header bar is missing.
 
 from __future__ import annotations
 
-import copy
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, List, Tuple
 
@@ -26,82 +24,27 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Response, sync_pl
 
 from tests.conftest import python_for
 from tests.support.clients import SECRETS
-from tests.support.rest_handlers import AddonRestHandlers
-from tests.support.splunkd import Splunkd
-from tests.support.splunkd_writes import SplunkdWrites
-from tests.support.splunkweb import SplunkWeb
-from tests.support.vendor_api import FAKE_KEYS, VendorApi
+from tests.support.ui_stack import REFUSED_KEY, ROTATED_KEY, Stack, launch_chromium, ui_stack
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]  # fmt: skip
 # Splunk's own assets that only a real Splunk Web serves; 404 here, as the page expects.
 STANDIN_ABSENT = re.compile(r"/static/@\d+/build/api/(layout|get_theme)\.js$|/favicon\.ico$")
 MISSING_LAYOUT = "Unable to load layout."
-REFUSED_KEY = "sk_live_FAKE0notakey00000000"  # the vendor emulator knows no such key
-ROTATED_KEY = "sk_live_FAKE0rotated000000000000"  # a second Pro key, for a key change
 UI_SECRETS = (*SECRETS, REFUSED_KEY, ROTATED_KEY)
-KEYS = {**FAKE_KEYS, ROTATED_KEY: "pro"}
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = launch_chromium(playwright)
         yield chromium
         chromium.close()
 
 
-@dataclass
-class Stack:
-    splunkd: Splunkd
-    writes: SplunkdWrites
-    handlers: AddonRestHandlers
-    web: SplunkWeb
-    api: VendorApi  # plain HTTP on loopback (the add-on accepts http:// only there)
-    tls_api: VendorApi  # HTTPS with a throw-away CA: needs the CA bundle field
-    _initial: dict = field(default_factory=dict)
-
-    def snapshot(self) -> None:
-        self._initial = copy.deepcopy(
-            {"confs": self.splunkd.confs, "passwords": self.splunkd.passwords,
-             "kvstore": self.splunkd.kvstore, "collections": self.splunkd.collections}
-        )  # fmt: skip
-
-    def reset(self) -> None:
-        state = copy.deepcopy(self._initial)
-        self.splunkd.confs.clear()
-        self.splunkd.confs.update(state["confs"])
-        self.splunkd.passwords.clear()
-        self.splunkd.passwords.update(state["passwords"])
-        self.splunkd.kvstore.clear()
-        self.splunkd.kvstore.update(state["kvstore"])
-        self.splunkd.collections.clear()
-        self.splunkd.collections.update(state["collections"])
-        self.writes.instance_type = ""
-        self.splunkd.reset_requests()
-        self.web.reset()
-        self.api.reset()
-        self.tls_api.reset()
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, installed_app: Path) -> Iterator[Stack]:
-    directory = tmp_path_factory.mktemp("ui")
-    splunk_home = installed_app.parent.parent.parent
-    with (
-        Splunkd(directory) as splunkd,
-        VendorApi(directory, tls="off", keys=KEYS) as api,
-        VendorApi(directory / "tls", keys=KEYS) as tls_api,
-    ):
-        writes = SplunkdWrites(splunkd)
-        handlers = AddonRestHandlers(splunkd, installed_app, python_for("3.13"), splunk_home)
-        with SplunkWeb(installed_app, splunkd) as web:
-            built = Stack(splunkd, writes, handlers, web, api, tls_api)
-            built.snapshot()
-            yield built
-        assert not splunkd.errors, splunkd.errors[0]
+    with ui_stack(tmp_path_factory.mktemp("ui"), installed_app, python_for("3.13")) as built:
+        yield built
+        assert not built.splunkd.errors, built.splunkd.errors[0]
 
 
 class Ui:

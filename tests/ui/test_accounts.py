@@ -8,9 +8,10 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.support.splunkd import ACCOUNT_CONF, ACCOUNT_REALM, ENCRYPTED
+from tests.support.ui_stack import REFUSED_KEY, ROTATED_KEY, Stack
 from tests.support.vendor_api import EXPIRED_KEY, FREE_KEY, PRO_KEY
 from tests.ui import ucc
-from tests.ui.conftest import REFUSED_KEY, ROTATED_KEY, Stack, Ui
+from tests.ui.conftest import Ui
 
 ACCOUNTS = "ta_socdefenders_account"
 
