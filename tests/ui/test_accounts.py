@@ -97,14 +97,20 @@ def test_a_good_key_is_saved_and_kept_only_in_storage_passwords(ui: Ui) -> None:
     assert ui.stack.api.requests[-1].header("Authorization") == f"Bearer {PRO_KEY}"
 
 
-def test_edit_without_retyping_the_key_saves_the_other_field(ui: Ui) -> None:
+def edit_good_account(ui: Ui, **changes: str) -> None:
+    """Add account prod, then edit ``changes`` in its dialog (which shows ``******``)."""
     page = add_good_account(ui)
     ui.stack.api.reset()
     ucc.row_action(page, "prod", "Edit")
     expect(ucc.field(page, "api_key").locator("input")).to_have_value(ENCRYPTED)
-    ucc.fill(page, "timeout", "45")
+    for name, value in changes.items():
+        ucc.fill(page, name, value)
     ucc.save(page, f"{ACCOUNTS}/prod", status=200)
     expect(ucc.dialog(page)).to_be_hidden()
+
+
+def test_edit_without_retyping_the_key_saves_the_other_field(ui: Ui) -> None:
+    edit_good_account(ui, timeout="45")
     assert ui.stack.splunkd.confs[ACCOUNT_CONF]["prod"]["timeout"] == "45"
     assert stored_key(ui.stack, "prod") == {"api_key": PRO_KEY}
     # the edit is checked as the account it leaves behind: with the stored key
@@ -112,12 +118,7 @@ def test_edit_without_retyping_the_key_saves_the_other_field(ui: Ui) -> None:
 
 
 def test_edit_with_a_new_key_checks_and_stores_it(ui: Ui) -> None:
-    page = add_good_account(ui)
-    ui.stack.api.reset()
-    ucc.row_action(page, "prod", "Edit")
-    ucc.fill(page, "api_key", ROTATED_KEY)
-    ucc.save(page, f"{ACCOUNTS}/prod", status=200)
-    expect(ucc.dialog(page)).to_be_hidden()
+    edit_good_account(ui, api_key=ROTATED_KEY)
     assert ui.stack.api.requests[-1].header("Authorization") == f"Bearer {ROTATED_KEY}"
     assert stored_key(ui.stack, "prod") == {"api_key": ROTATED_KEY}
     assert ui.stack.splunkd.confs[ACCOUNT_CONF]["prod"]["api_key"] == ENCRYPTED
