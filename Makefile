@@ -130,12 +130,28 @@ unit: $(TEST_VENV_39)/.installed $(TEST_VENV_313)/.installed studio ## tests on 
 	$(TEST_VENV_39)/bin/python -m pytest -q --junitxml=$(REPORTS)/pytest-py3.9.xml
 	$(TEST_VENV_313)/bin/python -m pytest -q --junitxml=$(REPORTS)/pytest-py3.13.xml
 
+# The browser suite's packages (Playwright drives Debian's chromium), in the 3.13 venv only.
+$(TEST_VENV_313)/.ui-installed: $(TEST_VENV_313)/.installed requirements/ui.txt
+	$(TEST_VENV_313)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/ui.txt
+	touch $@
+
+.PHONY: ui
+ui: $(TEST_VENV_313)/.ui-installed ## browser suite: the built Configuration and Inputs pages in Chromium (once, Python 3.13)
+	test -d $(APP_DIR) || $(MAKE) build
+	$(TEST_VENV_313)/bin/python -m pytest -q --ui tests/ui --junitxml=$(REPORTS)/pytest-ui.xml
+
+.PHONY: screenshots
+screenshots: $(TEST_VENV_313)/.ui-installed ## build, then regenerate docs/ui-*.png of the Configuration and Inputs pages
+	$(MAKE) build
+	$(TEST_VENV_313)/bin/python tools/ui_screenshots.py --app $(APP_DIR) --python $(PY313) --out docs
+
 .PHONY: test
-test: ## everything CI checks: lint, package, conf and SPL checks, tests on 3.9 and 3.13, AppInspect gate
+test: ## everything CI checks: lint, package, conf and SPL checks, tests on 3.9 and 3.13, browser suite, AppInspect gate
 	$(MAKE) lint
 	$(MAKE) package
 	$(MAKE) confcheck
 	$(MAKE) unit
+	$(MAKE) ui
 	$(MAKE) appinspect
 
 .PHONY: clean

@@ -81,3 +81,16 @@ def vendor_api(vendor_api_server):
     """The shared vendor API emulator, reset before each test."""
     vendor_api_server.reset()
     return vendor_api_server
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--ui", action="store_true", help="also collect the browser suite tests/ui (`make ui`)"
+    )
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config):
+    """tests/ui runs once, from `make ui` in the Python 3.13 venv that has Playwright."""
+    if collection_path == REPO / "tests" / "ui" and not config.getoption("--ui"):
+        return True
+    return None

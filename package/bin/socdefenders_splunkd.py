@@ -7,6 +7,7 @@ Every solnlib client is bound to the splunkd address the caller was given (the i
 from __future__ import annotations
 
 import configparser
+import json
 import os
 from typing import Any, Dict, Optional
 from urllib.parse import urlsplit
@@ -73,6 +74,11 @@ class SplunkdConnection:
         self._accounts: Optional[conf_manager.ConfFile] = None
         self._checkpoints: Optional[KVStoreCheckpointer] = None
 
+    def _rest_client(self) -> SplunkRestClient:
+        if self._rest is None:
+            self._rest = SplunkRestClient(self.session_key, APP, owner="nobody", **self.address)
+        return self._rest
+
     def _conf(self, name: str) -> conf_manager.ConfFile:
         """solnlib's view of one of the add-on's confs, encrypted fields decrypted on read.
 
@@ -80,10 +86,8 @@ class SplunkdConnection:
         ``properties/<conf>`` request: the add-on ships both confs, and a missing stanza
         still raises ``ConfStanzaNotExistException``.
         """
-        if self._rest is None:
-            self._rest = SplunkRestClient(self.session_key, APP, owner="nobody", **self.address)
         stanzas = client.ConfigurationFile(
-            self._rest, client.PATH_CONF % name, state={"title": name}
+            self._rest_client(), client.PATH_CONF % name, state={"title": name}
         )
         return conf_manager.ConfFile(
             name, stanzas, self.session_key, APP, "nobody", realm=credential_realm(name),
@@ -127,6 +131,15 @@ class SplunkdConnection:
             ) from None
         except binding.HTTPError as error:
             raise splunkd_error(error, f"account {name!r}") from None
+
+    def is_splunk_cloud(self) -> bool:
+        """Whether this is Splunk Cloud: ``server/info``'s ``instance_type`` is ``cloud``."""
+        try:
+            response = self._rest_client().get("server/info", output_mode="json")
+            content = json.loads(response.body.read())["entry"][0]["content"]
+        except binding.HTTPError as error:
+            raise splunkd_error(error, "server/info") from None
+        return str(content.get("instance_type") or "").lower() == "cloud"
 
     @property
     def checkpoints(self) -> KVStoreCheckpointer:

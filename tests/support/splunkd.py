@@ -58,8 +58,20 @@ KINDS = (
     "kvstore_read",  # GET storage/collections/data/...
     "kvstore_write",  # POST storage/collections/data/... (batch_save, insert, update)
     "kvstore_delete",  # DELETE storage/collections/data/...
+    # kinds answered by routers added with `add_router` (tests/support/splunkd_writes.py,
+    # tests/support/rest_handlers.py):
+    "conf_write",  # POST/DELETE configs/conf-<conf>[/<stanza>]
+    "passwords_write",  # POST/DELETE storage/passwords[/<title>]
+    "inputs",  # data/inputs/<type>[/<name>[/enable|disable]]
+    "indexes",  # data/indexes
+    "server_info",  # server/info
+    "search",  # search/jobs and their results
+    "ui_reads",  # authentication/current-context, data/ui/times
+    "rest_handler",  # an add-on REST endpoint, served by its own handler script
     "unknown",  # anything else: answered 404
 )
+# Routes of these kinds run outside the emulator's lock: they call back into splunkd.
+UNLOCKED_KINDS = ("rest_handler",)
 
 ATOM_NS = (
     'xmlns="http://www.w3.org/2005/Atom" xmlns:s="http://dev.splunk.com/ns/rest" '
@@ -253,6 +265,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 Route = Callable[[], _Reply]
+# (method, app, path segments after the app, query, body) -> (kind, route), or None
+Router = Callable[[str, str, List[str], Dict[str, List[str]], bytes], Optional[Tuple[str, Route]]]
 
 
 class Splunkd:
@@ -284,6 +298,7 @@ class Splunkd:
         self.requests: List[RecordedRequest] = []
         self.errors: List[str] = []  # tracebacks of emulator bugs (answered 500)
         self._faults: Dict[str, List[Optional[int]]] = {}  # kind -> [status, remaining]
+        self._routers: List[Router] = []
         self._lock = threading.RLock()
         self._thread: Optional[threading.Thread] = None
         self._server = _Server(("127.0.0.1", port), self.certificate.server_context(), self)
@@ -363,6 +378,11 @@ class Splunkd:
         for index, piece in enumerate([*pieces, CRED_END], start=1):
             self.passwords[(realm, f"{user}{CRED_SEP}{index}")] = piece
 
+    def add_router(self, router: Router) -> None:
+        """Answer more endpoints: ``router`` is asked first, before the built-in routes."""
+        with self._lock:
+            self._routers.append(router)
+
     # -- faults and records -------------------------------------------------------------
     def fail(self, name: str, status: int = 503, times: Optional[int] = None) -> None:
         """Answer requests of kind ``name`` with ``status``: always, or the next ``times``."""
@@ -421,11 +441,16 @@ class Splunkd:
                 return _error(status, f"{phrase} (emulated fault: {kind})".strip())
             if route is None:
                 return _error(404, f"Not Found: the splunkd emulator has no {method} {parts.path}")
-            try:
-                return route()
-            except Exception:  # an emulator bug: tell the client and keep it for the test
-                self.errors.append(traceback.format_exc())
-                return _error(500, "splunkd emulator error")
+            if kind not in UNLOCKED_KINDS:
+                return self._run(route)
+        return self._run(route)
+
+    def _run(self, route: Route) -> _Reply:
+        try:
+            return route()
+        except Exception:  # an emulator bug: tell the client and keep it for the test
+            self.errors.append(traceback.format_exc())
+            return _error(500, "splunkd emulator error")
 
     def _route(
         self, method: str, path: str, query: Dict[str, List[str]], body: bytes
@@ -440,6 +465,10 @@ class Splunkd:
         else:
             return "unknown", None
         del owner  # splunkd's owner context makes no difference here
+        for router in self._routers:
+            found = router(method, app, rest, query, body)
+            if found is not None:
+                return found
 
         if rest[:1] == ["properties"] and method == "GET":
             return "properties", lambda: self._properties(app, rest[1:], query)
