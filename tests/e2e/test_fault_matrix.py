@@ -159,8 +159,9 @@ def splunkd_was_asked(ctx: Context, kinds: Dict[str, int], connections: int) -> 
 
 def wrong_session_key(ctx: Context) -> None:
     ctx.session_key = "FAKE-WRONG-SESSION-KEY"
-    # the settings read, retried by solnlib 3 times (1 + 2 + 4 s); urllib3 adds none
-    splunkd_was_asked(ctx, {"conf": 4}, connections=1)
+    # the settings read, tried 4 times by solnlib (sleeping 1 + 2 + 4 s), each time sent
+    # twice by splunklib (autologin: a 401 is retried once); urllib3 adds none
+    splunkd_was_asked(ctx, {"conf": 8}, connections=1)
 
 
 def missing_account(ctx: Context) -> None:
