@@ -249,6 +249,21 @@ def test_a_stored_proxy_password_costs_one_more_request(run, vendor_api) -> None
     assert run.splunkd.connections == CONNECTIONS_PER_POLL + 1
 
 
+def test_a_proxy_password_missing_from_the_credential_store_is_a_configuration_error(
+    run, vendor_api
+) -> None:
+    run.splunkd.set_proxy(enabled=False, username="svc", password=FAKE_PROXY_PASSWORD)
+    for key in [k for k in run.splunkd.passwords if "conf-ta_socdefenders_settings" in k[0]]:
+        del run.splunkd.passwords[key]
+    result = run()
+    assert result.events == []
+    record = failure_record(result)
+    assert 'exc_l="Configuration Error"' in record
+    assert "the proxy password is missing from Splunk's credential store" in record
+    assert "enter it again in Configuration > Proxy" in record
+    assert vendor_api.requests == []
+
+
 def test_a_key_missing_from_the_credential_store_is_a_configuration_error(run) -> None:
     run.splunkd.passwords.clear()
     result = run()
