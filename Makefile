@@ -29,10 +29,11 @@ APP_DIR := $(OUTPUT)/$(APP)
 DIST := dist
 PACKAGE := $(DIST)/$(APP)-$(VERSION).tar.gz
 REPORTS := build/reports
-# Size budget of the .tar.gz. UCC's monitoring dashboard page alone brings 3.2 MB of
-# compressed JavaScript (README, "Package size"); the budget catches a regression such as
-# solnlib's gRPC/OpenTelemetry stack (+8 MB) coming back.
+# Size budget (README, "Package size"): 5.5 MB for the .tar.gz, of which UCC's monitoring
+# dashboard page brings 3.2 MB of compressed JavaScript, and 3.5 MB for lib/ unpacked; it
+# catches a regression such as solnlib's gRPC/OpenTelemetry stack (+8 MB) coming back.
 PACKAGE_BUDGET_BYTES := 5500000
+LIB_BUDGET_BYTES := 3500000
 
 # venv bootstrap: $(call make_venv,DIR,PYTHON,REQUIREMENTS)
 define make_venv
@@ -92,7 +93,8 @@ build: $(BUILD_VENV)/.installed ## generate the add-on into output/TA-socdefende
 package: build ## build dist/TA-socdefenders-<version>.tar.gz and print its size
 	rm -rf $(DIST) && mkdir -p $(DIST)
 	$(BUILD_VENV)/bin/ucc-gen package --path $(APP_DIR) --output $(DIST)
-	$(PY39) tools/package_report.py $(PACKAGE) --max-bytes $(PACKAGE_BUDGET_BYTES)
+	$(PY39) tools/package_report.py $(PACKAGE) --max-bytes $(PACKAGE_BUDGET_BYTES) \
+	    --max-lib-bytes $(LIB_BUDGET_BYTES)
 
 .PHONY: demo
 demo: $(TEST_VENV_313)/.installed ## build, then run the input twice against the local emulators
@@ -127,7 +129,9 @@ lint: $(TEST_VENV_313)/.installed ## ruff
 .PHONY: unit
 unit: $(TEST_VENV_39)/.installed $(TEST_VENV_313)/.installed studio ## tests on Python 3.9 and 3.13
 	test -d $(APP_DIR) || $(MAKE) package
-	$(TEST_VENV_39)/bin/python -m pytest -q --junitxml=$(REPORTS)/pytest-py3.9.xml
+	@# The core runs in-process: its unit tests on both Pythons. The other suites start the
+	@# built add-on under both Splunk Pythons themselves (splunk_python), so once is enough.
+	$(TEST_VENV_39)/bin/python -m pytest -q tests/unit --junitxml=$(REPORTS)/pytest-py3.9.xml
 	$(TEST_VENV_313)/bin/python -m pytest -q --junitxml=$(REPORTS)/pytest-py3.13.xml
 
 # The browser suite's packages (Playwright drives Debian's chromium), in the 3.13 venv only.

@@ -19,8 +19,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "package" / "bin")]
 
+from socdefenders.names import CHECKPOINT_COLLECTION  # noqa: E402
 from tests.support.modinput import InputRun, make_splunk_home, run_input  # noqa: E402
 from tests.support.splunkd import Splunkd  # noqa: E402
 from tests.support.vendor_api import PRO_KEY, CacheClock, VendorApi, newer_body  # noqa: E402
@@ -48,7 +49,8 @@ def show_run(title: str, run: InputRun, splunkd: Splunkd, api: VendorApi, second
     kinds = ", ".join(
         f"{kind} {count}" for kind, count in sorted(splunkd.requests_by_kind().items())
     )
-    print(f"  -- requests: splunkd {len(splunkd.requests)} ({kinds}); API {len(api.requests)}")
+    print(f"  -- requests: splunkd {len(splunkd.requests)} ({kinds}) on "
+          f"{splunkd.connections} connection(s); API {len(api.requests)}")  # fmt: skip
     if run.stderr.strip():
         print("  -- stderr:\n" + run.stderr)
 
@@ -64,6 +66,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="socdefenders-demo-") as scratch:
         root = Path(scratch)
         with VendorApi(root / "api") as api, Splunkd(root / "splunkd") as splunkd:
+            splunkd.collections.add(CHECKPOINT_COLLECTION)  # as default/collections.conf does
             splunkd.add_account("demo", PRO_KEY, base_url=api.base_url, ca_bundle=str(api.ca_file))
             # the newer documentation: extra members, a cache last refreshed 4 minutes ago
             api.body, api.cache = newer_body(), CacheClock(refreshed_at=time.time() - 240)

@@ -9,6 +9,7 @@ solnlib. Collecting, validating and shaping the data is the core's job.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, Mapping, Optional
 
 import import_declare_test  # noqa: F401 - puts lib/ on sys.path
@@ -69,6 +70,37 @@ def route_library_logs(logger: logging.Logger) -> SecretRedactor:
     return redactor
 
 
+@dataclass(frozen=True)
+class InputStanza:
+    """One input stanza as splunkd hands it over, parsed once at the boundary."""
+
+    stanza: str  # the full stanza name, ``socdefenders_ioc_stats://prod_stats``
+    account: str  # "" when the stanza names none
+    index: Optional[str]  # None: the default index
+    host: Optional[str]  # None: splunkd decides (``$decideOnStartup``)
+    interval: int  # seconds; the default when the stanza's value is not a valid one
+
+    @property
+    def name(self) -> str:
+        """The input's own name, ``prod_stats``."""
+        return self.stanza.split("://", 1)[-1]
+
+    @classmethod
+    def from_splunk(cls, stanza: str, params: Mapping[str, Any]) -> InputStanza:
+        host = str(params.get("host") or "")
+        try:
+            interval = check_interval(params.get("interval"))
+        except ConfigurationError:
+            interval = DEFAULT_INTERVAL_SECONDS
+        return cls(
+            stanza=stanza,
+            account=str(params.get("account") or ""),
+            index=str(params.get("index") or "") or None,
+            host=None if not host or host.startswith("$") else host,
+            interval=interval,
+        )
+
+
 class InputRun:
     """One run of the input process: every stanza splunkd handed over, one after another."""
 
@@ -76,7 +108,9 @@ class InputRun:
         self.splunkd = SplunkdConnection(
             inputs.metadata["server_uri"], inputs.metadata["session_key"]
         )
-        self.inputs = inputs.inputs
+        self.inputs = [
+            InputStanza.from_splunk(stanza, params) for stanza, params in inputs.inputs.items()
+        ]
         self.event_writer = event_writer
         self.logger = log.Logs().get_logger(LOG_NAME)
         self.redactor = route_library_logs(self.logger)
@@ -86,8 +120,8 @@ class InputRun:
         try:
             settings = self.splunkd.settings()
         except Exception as error:  # splunkd unreachable: every input fails the same way
-            for stanza_name, params in self.inputs.items():
-                self.log_any_failure(error, stanza_name, params)
+            for stanza in self.inputs:
+                self.log_any_failure(error, stanza)
             return
         proxy_stanza = settings.get("proxy", {})
         self.redactor.add([str(proxy_stanza.get("proxy_password") or "")])
@@ -96,41 +130,32 @@ class InputRun:
         # solnlib logs a traceback on the root logger for every exception its retry wrapper
         # sees, handled ones included: kept for DEBUG, otherwise only its errors.
         logging.getLogger().setLevel(logging.DEBUG if level == "DEBUG" else logging.ERROR)
-        for stanza_name, params in self.inputs.items():
+        for stanza in self.inputs:
             try:
-                self.collect(stanza_name, params, proxy_stanza)
+                self.collect(stanza, proxy_stanza)
             except Exception as error:  # one broken input must not stop the others
-                self.log_any_failure(error, stanza_name, params)
+                self.log_any_failure(error, stanza)
 
-    def log_any_failure(
-        self, error: Exception, stanza_name: str, params: Mapping[str, Any]
-    ) -> None:
+    def log_any_failure(self, error: Exception, stanza: InputStanza) -> None:
         """A known failure as its categorised line; anything else with its traceback."""
         if isinstance(error, CollectionError):
-            self.log_failure(error, stanza_name, params)
+            self.log_failure(error, stanza)
         else:
             log.log_exception(
                 self.logger,
                 error,
                 exc_label="Unexpected Error",
-                msg_before=self.line("poll_failed", stanza_name, params),
+                msg_before=self.line("poll_failed", stanza),
             )
 
-    def line(self, action: str, stanza_name: str, params: Mapping[str, Any], **fields: Any) -> str:
+    def line(self, action: str, stanza: InputStanza, **fields: Any) -> str:
         return format_fields(
-            {
-                "action": action,
-                "account": params.get("account") or "-",
-                "input": stanza_name.split("://", 1)[-1],
-                **fields,
-            }
+            {"action": action, "account": stanza.account or "-", "input": stanza.name, **fields}
         )
 
-    def log_failure(
-        self, error: CollectionError, stanza_name: str, params: Mapping[str, Any]
-    ) -> None:
+    def log_failure(self, error: CollectionError, stanza: InputStanza) -> None:
         """The single ERROR line of a failed poll, through solnlib's categorised helpers."""
-        message = self.line("poll_failed", stanza_name, params, **error.log_fields())
+        message = self.line("poll_failed", stanza, **error.log_fields())
         helper = _LOG_BY_CATEGORY.get(error.category)
         if helper is None:
             log.log_exception(
@@ -140,33 +165,29 @@ class InputRun:
         else:
             helper(self.logger, error, full_msg=False, msg_before=message)
 
-    def previous_snapshot(
-        self, input_name: str, stanza_name: str, params: Mapping[str, Any]
-    ) -> Optional[PreviousSnapshot]:
+    def previous_snapshot(self, stanza: InputStanza) -> Optional[PreviousSnapshot]:
         """The last saved snapshot; a missing, unreadable or corrupt one means none."""
         try:
-            return previous_from_state(self.splunkd.checkpoints.get(input_name))
+            return previous_from_state(self.splunkd.checkpoints.get(stanza.name))
         except (CheckpointError, ValueError, KeyError, TypeError):
             reason = "the saved checkpoint is corrupt"
         except (binding.HTTPError, OSError):
             reason = "the KV store could not be read"
         self.logger.warning(
             self.line(
-                "checkpoint_ignored", stanza_name, params, reason=reason,
+                "checkpoint_ignored", stanza, reason=reason,
                 effect="this snapshot is written without delta, like a first snapshot",
             )
         )  # fmt: skip
         return None
 
-    def save_checkpoint(
-        self, input_name: str, state: Dict[str, Any], stanza_name: str, params: Mapping[str, Any]
-    ) -> None:
+    def save_checkpoint(self, stanza: InputStanza, state: Dict[str, Any]) -> None:
         try:
-            self.splunkd.checkpoints.update(input_name, state)
+            self.splunkd.checkpoints.update(stanza.name, state)
         except (binding.HTTPError, OSError, CheckpointError) as error:
             self.logger.error(
                 self.line(
-                    "checkpoint_not_saved", stanza_name, params,
+                    "checkpoint_not_saved", stanza,
                     category=ErrorCategory.SERVER.value,
                     reason=f"the KV store refused the checkpoint ({type(error).__name__})",
                     effect="the event was written; the next snapshot's delta spans back to the "
@@ -174,57 +195,45 @@ class InputRun:
                 )
             )  # fmt: skip
 
-    def collect(
-        self, stanza_name: str, params: Mapping[str, Any], proxy_stanza: Mapping[str, Any]
-    ) -> None:
-        input_name = stanza_name.split("://", 1)[-1]
-        account_name = str(params.get("account") or "")
-        if not account_name:
+    def collect(self, stanza: InputStanza, proxy_stanza: Mapping[str, Any]) -> None:
+        if not stanza.account:
             raise ConfigurationError(
                 "account", "the input has no account", fix="choose an account for it in Inputs"
             )
-        stanza = self.splunkd.account(account_name)
-        self.redactor.add([str(stanza.get("api_key") or "")])
-        account: AccountSettings = parse_account(account_name, stanza)
+        stored = self.splunkd.account(stanza.account)
+        self.redactor.add([str(stored.get("api_key") or "")])
+        account: AccountSettings = parse_account(stanza.account, stored)
         client = StatsClient(
             account,
             user_agent=self.user_agent,
-            retry_policy=RetryPolicy.for_interval(interval_of(params)),
+            retry_policy=RetryPolicy.for_interval(stanza.interval),
             proxy_url=proxy_url(proxy_stanza),
         )
         try:
-            previous = self.previous_snapshot(input_name, stanza_name, params)
+            previous = self.previous_snapshot(stanza)
             result = poll(
-                client, account_name=account_name, input_name=input_name, previous=previous
+                client, account_name=stanza.account, input_name=stanza.name, previous=previous
             )
         finally:
             client.close()
-        host = str(params.get("host") or "")
-        index = params.get("index") or None
         self.event_writer.write_event(
             smi.Event(
                 data=result.event_json(),
                 time=f"{epoch_seconds(result.collected_at):.3f}",
-                index=index,
-                host=None if not host or host.startswith("$") else host,
-                source=source_for(input_name),
+                index=stanza.index,
+                host=stanza.host,
+                source=source_for(stanza.name),
                 sourcetype=SOURCETYPE,
             )
         )
         log.events_ingested(
-            self.logger, stanza_name, SOURCETYPE, 1, index or "default", account=account_name
-        )
+            self.logger, stanza.stanza, SOURCETYPE, 1, stanza.index or "default",
+            account=stanza.account,
+        )  # fmt: skip
         for note in result.notes:
-            self.logger.log(note.level, self.line(note.action, stanza_name, params, **note.fields))
-        self.logger.info(self.line("poll_succeeded", stanza_name, params, **result.log_fields()))
-        self.save_checkpoint(input_name, result.checkpoint, stanza_name, params)
-
-
-def interval_of(params: Mapping[str, Any]) -> int:
-    try:
-        return check_interval(params.get("interval"))
-    except ConfigurationError:
-        return DEFAULT_INTERVAL_SECONDS
+            self.logger.log(note.level, self.line(note.action, stanza, **note.fields))
+        self.logger.info(self.line("poll_succeeded", stanza, **result.log_fields()))
+        self.save_checkpoint(stanza, result.checkpoint)
 
 
 def stream_events(inputs: smi.InputDefinition, event_writer: smi.EventWriter) -> None:

@@ -1,7 +1,17 @@
 """Splunk glue shared by the input and the REST handlers: reading from splunkd.
 
-Every solnlib client is bound to the splunkd address the caller was given (the input's
-``server_uri``, a REST handler's ``SPLUNKD_URI``), so no client re-discovers splunkd.
+One splunkd client serves a whole run. solnlib's ``CredentialManager`` for the accounts'
+realm builds it (a splunklib ``Service`` on one requests session, bound to the address the
+caller was given: the input's ``server_uri``, a REST handler's ``SPLUNKD_URI``, so nothing
+re-discovers splunkd), and every read goes through its public ``service``: conf stanzas
+(splunklib ``ConfigurationFile``), the account's secret (the ``CredentialManager``), the
+checkpoints (splunklib ``KVStoreCollection``). splunkd keeps the connection alive, so a
+poll's requests share one TLS connection and one CA-store load.
+
+Retries are solnlib's: every read and KV store call retries an HTTP error 3 times
+(sleeping 1, 2 and 4 s), as ``ConfFile`` and ``KVStoreCheckpointer`` do; urllib3 adds none
+of its own, so one read is one request while splunkd answers, and at most 4 (plus the
+wait, bounded at 7 s) while it answers 503.
 """
 
 from __future__ import annotations
@@ -13,11 +23,10 @@ from typing import Any, Dict, Optional
 from urllib.parse import urlsplit
 
 import import_declare_test  # noqa: F401 - puts lib/ on sys.path
-from solnlib import conf_manager
-from solnlib.credentials import CredentialNotExistException
-from solnlib.modular_input.checkpointer import KVStoreCheckpointer
-from solnlib.splunk_rest_client import SplunkRestClient
-from splunklib import binding, client
+from solnlib.conf_manager import ConfFile
+from solnlib.credentials import CredentialManager, CredentialNotExistException
+from solnlib.utils import retry
+from splunklib import binding, client, data
 
 from socdefenders.errors import CollectionError, ConfigurationError, ErrorCategory
 from socdefenders.names import (
@@ -28,21 +37,16 @@ from socdefenders.names import (
     credential_realm,
 )
 
+# solnlib's REST client context: no urllib3 retries under solnlib's own.
+NO_HTTP_RETRIES = {"max_retries": 0}
+
+Stanza = Dict[str, Any]
+
 
 def splunkd_address(uri: str) -> Dict[str, Any]:
     """``scheme``, ``host`` and ``port`` keyword arguments for solnlib's REST clients."""
     parts = urlsplit(uri)
     return {"scheme": parts.scheme, "host": parts.hostname, "port": parts.port}
-
-
-def open_checkpoints(session_key: str, splunkd_uri: str, **context: Any) -> KVStoreCheckpointer:
-    """The collection of per-input checkpoints (created if splunkd lacks it).
-
-    ``context`` goes to solnlib's REST client, e.g. ``max_retries`` of its HTTP adapter.
-    """
-    return KVStoreCheckpointer(
-        CHECKPOINT_COLLECTION, session_key, APP, **splunkd_address(splunkd_uri), **context
-    )
 
 
 def user_agent() -> str:
@@ -63,66 +67,128 @@ def splunkd_error(error: binding.HTTPError, what: str) -> CollectionError:
     )
 
 
+class Checkpoints:
+    """The per-input checkpoints: one KV store record ``{"_key": <input>, "state": <JSON
+    text>}`` each, as solnlib's ``KVStoreCheckpointer`` keeps them, in the collection that
+    ``default/collections.conf`` ships (so nothing asks for or creates it at run time)."""
+
+    def __init__(self, service: client.Service) -> None:
+        collection = client.KVStoreCollection(
+            service,
+            f"storage/collections/config/{CHECKPOINT_COLLECTION}",
+            state=data.record({"title": CHECKPOINT_COLLECTION}),
+        )
+        self._records = collection.data
+
+    @retry(exceptions=[binding.HTTPError])
+    def get(self, key: str) -> Optional[Any]:
+        """The saved state, or None when there is none."""
+        try:
+            record = self._records.query_by_id(key)
+        except binding.HTTPError as error:
+            if error.status != 404:
+                raise
+            return None
+        return json.loads(record["state"])
+
+    @retry(exceptions=[binding.HTTPError])
+    def update(self, key: str, state: Any) -> None:
+        self._records.batch_save({"_key": key, "state": json.dumps(state)})
+
+    @retry(exceptions=[binding.HTTPError])
+    def delete(self, key: str) -> None:
+        """Removes the record; one that is already gone is fine."""
+        try:
+            self._records.delete_by_id(key)
+        except binding.HTTPError as error:
+            if error.status != 404:
+                raise
+
+
 class SplunkdConnection:
-    """What the add-on reads from splunkd, each piece once, on the address it was given."""
+    """What the add-on reads from splunkd, on one client bound to the address it was given."""
 
     def __init__(self, uri: str, session_key: str) -> None:
-        self.uri = uri
         self.session_key = session_key
         self.address = splunkd_address(uri)
-        self._rest: Optional[SplunkRestClient] = None
-        self._accounts: Optional[conf_manager.ConfFile] = None
-        self._checkpoints: Optional[KVStoreCheckpointer] = None
+        self._account_secrets = self._secrets_of(ACCOUNT_CONF)
+        self.service: client.Service = self._account_secrets.service
+        self._settings_secrets: Optional[CredentialManager] = None
+        self._checkpoints: Optional[Checkpoints] = None
 
-    def _rest_client(self) -> SplunkRestClient:
-        if self._rest is None:
-            self._rest = SplunkRestClient(self.session_key, APP, owner="nobody", **self.address)
-        return self._rest
-
-    def _conf(self, name: str) -> conf_manager.ConfFile:
-        """solnlib's view of one of the add-on's confs, encrypted fields decrypted on read.
-
-        Built on one shared REST client, and without ``ConfManager.get_conf``'s extra
-        ``properties/<conf>`` request: the add-on ships both confs, and a missing stanza
-        still raises ``ConfStanzaNotExistException``.
-        """
-        stanzas = client.ConfigurationFile(
-            self._rest_client(), client.PATH_CONF % name, state={"title": name}
-        )
-        return conf_manager.ConfFile(
-            name, stanzas, self.session_key, APP, "nobody", realm=credential_realm(name),
-            **self.address,
+    def _secrets_of(self, conf: str) -> CredentialManager:
+        """solnlib's reader of the secrets UCC stores for ``conf``'s stanzas."""
+        return CredentialManager(
+            self.session_key, APP, realm=credential_realm(conf), **self.address,
+            **NO_HTTP_RETRIES,
         )  # fmt: skip
 
-    def settings(self) -> Dict[str, Dict[str, Any]]:
+    def _secrets(self, conf: str) -> CredentialManager:
+        if conf == ACCOUNT_CONF:
+            return self._account_secrets
+        # Only a stored proxy password needs this realm: solnlib binds a CredentialManager
+        # to one realm and gives each its own client, so it costs a second connection.
+        if self._settings_secrets is None:
+            self._settings_secrets = self._secrets_of(conf)
+        return self._settings_secrets
+
+    def _decrypted(self, conf: str, name: str, stanza: Stanza) -> Stanza:
+        """``stanza`` with every ``******`` field replaced by the secret UCC stored for it."""
+        hidden = [key for key, value in stanza.items() if value == ConfFile.ENCRYPTED_TOKEN]
+        if hidden:
+            secrets = json.loads(self._secrets(conf).get_password(name))
+            missing = [key for key in hidden if key not in secrets]
+            if missing:
+                raise CredentialNotExistException(f"no stored {', '.join(missing)}")
+            stanza.update({key: secrets[key] for key in hidden})
+        return stanza
+
+    @retry(exceptions=[binding.HTTPError])
+    def _read(
+        self, conf: str, name: Optional[str] = None, decrypt: bool = True
+    ) -> Dict[str, Stanza]:
+        """Stanzas of one of the add-on's confs (all of them, or only ``name``; none when it
+        does not exist), each as a dict, secrets decrypted unless ``decrypt`` is false."""
+        stanzas = client.ConfigurationFile(
+            self.service, client.PATH_CONF % conf, state={"title": conf}
+        )
+        try:
+            found = stanzas.list(name=name) if name else stanzas.list()
+        except binding.HTTPError as error:
+            if error.status != 404 or not name:
+                raise
+            return {}
+        return {
+            entry.name: self._decrypted(conf, entry.name, dict(entry.content))
+            if decrypt
+            else dict(entry.content)
+            for entry in found
+        }
+
+    def settings(self) -> Dict[str, Stanza]:
         """All stanzas of the settings conf (``logging``, ``proxy``), secrets decrypted."""
         try:
-            return self._conf(SETTINGS_CONF).get_all()
+            return self._read(SETTINGS_CONF)
         except binding.HTTPError as error:
             raise splunkd_error(error, f"{SETTINGS_CONF}.conf") from None
-
-    def _account_conf(self) -> conf_manager.ConfFile:
-        if self._accounts is None:
-            self._accounts = self._conf(ACCOUNT_CONF)
-        return self._accounts
+        except CredentialNotExistException:
+            raise ConfigurationError(
+                "proxy_password",
+                "the proxy password is missing from Splunk's credential store",
+                fix="enter it again in Configuration > Proxy",
+            ) from None
 
     def account_exists(self, name: str) -> bool:
         """Whether Configuration > Accounts has ``name`` (its key is not read)."""
         try:
-            return self._account_conf().stanza_exist(name)
+            return name in self._read(ACCOUNT_CONF, name, decrypt=False)
         except binding.HTTPError as error:
             raise splunkd_error(error, f"account {name!r}") from None
 
-    def account(self, name: str) -> Dict[str, Any]:
+    def account(self, name: str) -> Stanza:
+        """The account's stanza with its API key decrypted."""
         try:
-            return self._account_conf().get(name)
-        except conf_manager.ConfStanzaNotExistException:
-            raise ConfigurationError(
-                "account",
-                f"the account {name!r} does not exist",
-                fix="create it in Configuration > Accounts or choose another account for the "
-                "input in Inputs",
-            ) from None
+            stanza = self._read(ACCOUNT_CONF, name).get(name)
         except CredentialNotExistException:
             raise ConfigurationError(
                 "api_key",
@@ -131,20 +197,30 @@ class SplunkdConnection:
             ) from None
         except binding.HTTPError as error:
             raise splunkd_error(error, f"account {name!r}") from None
+        if stanza is None:
+            raise ConfigurationError(
+                "account",
+                f"the account {name!r} does not exist",
+                fix="create it in Configuration > Accounts or choose another account for the "
+                "input in Inputs",
+            )
+        return stanza
+
+    @retry(exceptions=[binding.HTTPError])
+    def _server_info(self) -> Dict[str, Any]:
+        response = self.service.get("server/info", output_mode="json")
+        return json.loads(response.body.read())["entry"][0]["content"]
 
     def is_splunk_cloud(self) -> bool:
         """Whether this is Splunk Cloud: ``server/info``'s ``instance_type`` is ``cloud``."""
         try:
-            response = self._rest_client().get("server/info", output_mode="json")
-            content = json.loads(response.body.read())["entry"][0]["content"]
+            content = self._server_info()
         except binding.HTTPError as error:
             raise splunkd_error(error, "server/info") from None
         return str(content.get("instance_type") or "").lower() == "cloud"
 
     @property
-    def checkpoints(self) -> KVStoreCheckpointer:
+    def checkpoints(self) -> Checkpoints:
         if self._checkpoints is None:
-            # solnlib retries each KV store call 4 times over 7 s itself; urllib3's own
-            # retries on top would multiply the requests to a KV store that is down.
-            self._checkpoints = open_checkpoints(self.session_key, self.uri, max_retries=1)
+            self._checkpoints = Checkpoints(self.service)
         return self._checkpoints

@@ -9,7 +9,7 @@ against the deleted input's last snapshot.
 """
 
 import import_declare_test  # noqa: F401 - puts lib/ on sys.path
-from socdefenders_splunkd import SplunkdConnection, open_checkpoints
+from socdefenders_splunkd import SplunkdConnection
 from splunklib import binding
 from splunktaucclib.rest_handler.admin_external import AdminExternalHandler, get_splunkd_endpoint
 from splunktaucclib.rest_handler.error import RestError
@@ -48,9 +48,7 @@ class IocStatsInputHandler(AdminExternalHandler):
 
     def delete_hook(self, session_key, config_name, stanza_id):
         try:
-            # An admin is waiting: no extra HTTP-level retries on top of solnlib's own.
-            checkpoints = open_checkpoints(session_key, get_splunkd_endpoint(), max_retries=0)
-            checkpoints.delete(stanza_id)
+            SplunkdConnection(get_splunkd_endpoint(), session_key).checkpoints.delete(stanza_id)
         except binding.HTTPError as error:
             raise RestError(
                 503,

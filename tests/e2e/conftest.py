@@ -14,14 +14,16 @@ from tests.support.modinput import InputRun, make_splunk_home, run_input
 from tests.support.splunkd import Splunkd
 from tests.support.vendor_api import PRO_KEY
 
-# What one poll asks splunkd, by kind.
+# What one poll asks splunkd, by kind: the collection ships in collections.conf, so nothing
+# asks for it; a stored proxy password adds one "passwords" request (and a connection).
 REQUESTS_PER_POLL = {
     "conf": 2,  # the settings conf, the account stanza
     "passwords": 1,  # the account's key
-    "kvstore_config": 2,  # KVStoreCheckpointer: the collection, then the list of them
     "kvstore_read": 1,
     "kvstore_write": 1,
 }
+# ...all on one kept-alive connection: one client, one pool, one TLS handshake.
+CONNECTIONS_PER_POLL = 1
 
 
 @pytest.fixture(scope="session")

@@ -140,14 +140,34 @@ def drop_key_from_store(ctx: Context) -> None:
     passwords = ctx.run.splunkd.passwords
     for key in [k for k in passwords if "conf-ta_socdefenders_account" in k[0]]:
         del passwords[key]
+    splunkd_was_asked(ctx, {"conf": 2, "passwords": 2}, connections=2)
 
 
 def proxy_down(ctx: Context) -> None:
     ctx.run.splunkd.set_proxy(port=str(closed_port()), username="svc", password=FAKE_PROXY_PASSWORD)
 
 
+def splunkd_was_asked(ctx: Context, kinds: Dict[str, int], connections: int) -> None:
+    """After the run: exactly these splunkd requests, on this many connections."""
+
+    def check() -> None:
+        assert ctx.run.splunkd.requests_by_kind() == kinds
+        assert ctx.run.splunkd.connections == connections
+
+    ctx.checks.append(check)
+
+
 def wrong_session_key(ctx: Context) -> None:
     ctx.session_key = "FAKE-WRONG-SESSION-KEY"
+    # the settings read, tried 4 times by solnlib (sleeping 1 + 2 + 4 s), each time sent
+    # twice by splunklib (autologin: a 401 is retried once); urllib3 adds none
+    splunkd_was_asked(ctx, {"conf": 8}, connections=1)
+
+
+def missing_account(ctx: Context) -> None:
+    ctx.inputs.update(account="gone")
+    # the settings and the proxy password (a second realm: a second client), the stanza
+    splunkd_was_asked(ctx, {"conf": 2, "passwords": 1}, connections=2)
 
 
 def nothing(ctx: Context) -> None:
@@ -231,7 +251,7 @@ SCENARIOS: List[Scenario] = [
              1, None, ('"feed_age_seconds":-',), 1),
     Scenario("splunkd: bad session key", wrong_session_key,
              0, SERVER, ("splunkd answered HTTP 401",), 0, "kept"),
-    Scenario("splunkd: account stanza missing", lambda ctx: ctx.inputs.update(account="gone"),
+    Scenario("splunkd: account stanza missing", missing_account,
              0, CONFIGURATION, ("the account 'gone' does not exist",), 0, "kept"),
     Scenario("splunkd: key missing from the credential store", drop_key_from_store,
              0, CONFIGURATION, ("missing from Splunk's credential store",), 0, "kept"),
@@ -303,6 +323,8 @@ def test_kv_store_down_when_reading_writes_the_event_without_delta(run) -> None:
     warnings = result.log_lines("checkpoint_ignored")
     assert len(warnings) == 1
     assert "the KV store could not be read" in warnings[0]
+    # solnlib's retries (3, sleeping 1 + 2 + 4 s) and no urllib3 retries under them
+    assert run.splunkd.requests_by_kind()["kvstore_read"] == 4
     assert json.loads(checkpoint_record(run))["collected_at"] == data["collected_at"]
 
 

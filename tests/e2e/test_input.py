@@ -8,7 +8,12 @@ from datetime import datetime
 
 import pytest
 
-from tests.e2e.conftest import COLLECTION, REQUESTS_PER_POLL, assert_no_secrets
+from tests.e2e.conftest import (
+    COLLECTION,
+    CONNECTIONS_PER_POLL,
+    REQUESTS_PER_POLL,
+    assert_no_secrets,
+)
 from tests.support.clients import FAKE_PROXY_PASSWORD
 from tests.support.connect_proxy import Connect, ConnectProxy
 from tests.support.modinput import InputRun
@@ -222,10 +227,41 @@ def test_a_proxy_refusing_the_credentials_is_a_connection_error(run, vendor_api)
     assert vendor_api.requests == []
 
 
-def test_one_poll_costs_one_api_request_and_seven_splunkd_requests(run, vendor_api) -> None:
+def test_one_poll_costs_one_api_request_and_five_splunkd_requests_on_one_connection(
+    run, vendor_api
+) -> None:
     only_event(run())
     assert len(vendor_api.requests) == 1
     assert run.splunkd.requests_by_kind() == REQUESTS_PER_POLL
+    assert sum(REQUESTS_PER_POLL.values()) == 5
+    assert run.splunkd.connections == CONNECTIONS_PER_POLL
+    assert run.splunkd.connections_used() == CONNECTIONS_PER_POLL
+
+
+def test_a_stored_proxy_password_costs_one_more_request(run, vendor_api) -> None:
+    run.splunkd.set_proxy(enabled=False, username="svc", password=FAKE_PROXY_PASSWORD)
+    only_event(run())
+    assert run.splunkd.requests_by_kind() == {
+        **REQUESTS_PER_POLL,
+        "passwords": REQUESTS_PER_POLL["passwords"] + 1,
+    }
+    # solnlib binds a CredentialManager to one realm and gives it its own client
+    assert run.splunkd.connections == CONNECTIONS_PER_POLL + 1
+
+
+def test_a_proxy_password_missing_from_the_credential_store_is_a_configuration_error(
+    run, vendor_api
+) -> None:
+    run.splunkd.set_proxy(enabled=False, username="svc", password=FAKE_PROXY_PASSWORD)
+    for key in [k for k in run.splunkd.passwords if "conf-ta_socdefenders_settings" in k[0]]:
+        del run.splunkd.passwords[key]
+    result = run()
+    assert result.events == []
+    record = failure_record(result)
+    assert 'exc_l="Configuration Error"' in record
+    assert "the proxy password is missing from Splunk's credential store" in record
+    assert "enter it again in Configuration > Proxy" in record
+    assert vendor_api.requests == []
 
 
 def test_a_key_missing_from_the_credential_store_is_a_configuration_error(run) -> None:

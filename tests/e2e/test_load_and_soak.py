@@ -11,7 +11,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.e2e.conftest import COLLECTION, REQUESTS_PER_POLL
+from tests.e2e.conftest import COLLECTION, CONNECTIONS_PER_POLL, REQUESTS_PER_POLL
 from tests.support.modinput import APP, SUPPORT, input_stanzas
 from tests.support.splunkd import input_xml
 from tests.support.vendor_api import PRO_KEY, VendorApi
@@ -42,7 +42,7 @@ for poll in range(1, polls + 1):
     events += out.getvalue().count("<event")
     if poll in (100, polls // 2, polls):
         samples[poll] = rss()
-print(json.dumps({"events": events, "rss": samples}))
+print(json.dumps({"events": events, "rss": samples, "modules": sorted(sys.modules)}))
 """
 
 
@@ -60,8 +60,8 @@ def test_fifty_inputs_of_five_accounts_in_one_run(run, vendor_api) -> None:
     assert len(vendor_api.requests) == 50
     assert set(run.splunkd.kvstore[COLLECTION]) == set(inputs)
     kinds = run.splunkd.requests_by_kind()
-    assert kinds == {"conf": 51, "passwords": 50, "kvstore_config": 2, "kvstore_read": 50,
-                     "kvstore_write": 50}  # fmt: skip
+    assert kinds == {"conf": 51, "passwords": 50, "kvstore_read": 50, "kvstore_write": 50}
+    assert run.splunkd.connections == 1  # one client for the whole run
 
 
 def test_a_thousand_polls_in_one_process(run, tmp_path: Path) -> None:
@@ -85,11 +85,15 @@ def test_a_thousand_polls_in_one_process(run, tmp_path: Path) -> None:
     assert "Traceback" not in completed.stderr
     report = json.loads(completed.stdout)
     assert report["events"] == POLLS_IN_ONE_PROCESS
+    # the poll path leaves out what it does not use (solnlib.modular_input pulls in its
+    # checkpointers, event writers and more)
+    assert not [m for m in report["modules"] if m.startswith("solnlib.modular_input")]
     assert api_requests == POLLS_IN_ONE_PROCESS
     kinds = run.splunkd.requests_by_kind()
     assert kinds == {
         kind: count * POLLS_IN_ONE_PROCESS for kind, count in REQUESTS_PER_POLL.items()
     }
+    assert run.splunkd.connections == CONNECTIONS_PER_POLL * POLLS_IN_ONE_PROCESS
     samples = {int(poll): size for poll, size in report["rss"].items()}
     assert samples[POLLS_IN_ONE_PROCESS] - samples[100] < RSS_NOISE_BYTES, samples
 
@@ -105,6 +109,7 @@ def test_a_hundred_process_starts(run, vendor_api) -> None:
         assert measured.last is not None, f"start {start}: the input did not start through it"
         assert len(result.events) == 1, f"start {start}: {result.log}"
         assert run.splunkd.requests_by_kind() == REQUESTS_PER_POLL
+        assert run.splunkd.connections == CONNECTIONS_PER_POLL
         assert len(vendor_api.requests) == 1
         peaks.append(measured.last.maxrss)
     assert max(peaks[10:]) - min(peaks[10:]) < RSS_NOISE_BYTES, peaks

@@ -12,7 +12,9 @@ the sleeps solnlib asked for; nothing else is changed.
 
 from __future__ import annotations
 
+import http.client
 import json
+import ssl
 import subprocess
 import textwrap
 from pathlib import Path
@@ -328,7 +330,7 @@ def test_stand_in_splunk_package(
     assert result["escape"] == "ValueError"
     assert result["no_key"] == "AuthenticationFailed"
     assert result["status"] == 200
-    assert result["connection"] == "close"
+    assert result["connection"] == "Close"  # it asked to close: splunkd closes
     assert result["mgmt"] == f"127.0.0.1:{splunkd.port}"
     assert result["missing"] == "ResourceNotFound"
     assert result["bad_key"] == "AuthenticationFailed"
@@ -400,6 +402,123 @@ def test_kvstore_checkpointer_round_trip(
         "kvstore_read": 2,
         "kvstore_delete": 2,
     }
+
+
+def test_kvstore_collection_records_are_the_checkpointers(
+    splunk_python: str, app_dir: Path, splunkd: Splunkd, splunk_home: Path
+) -> None:
+    """splunklib's KVStoreCollection on a given state asks nothing on construction, and
+    its data calls read and write the records solnlib's KVStoreCheckpointer keeps."""
+    splunkd.collections.add(CHECKPOINTS)  # as default/collections.conf creates it
+    body = """
+    from splunklib import client, data
+    from solnlib.splunk_rest_client import SplunkRestClient
+    service = SplunkRestClient(SESSION_KEY, APP, **SPLUNKD)
+    records = client.KVStoreCollection(
+        service, "storage/collections/config/ta_socdefenders_checkpoints",
+        state=data.record({"title": "ta_socdefenders_checkpoints"}),
+    ).data
+    RESULT["constructed"] = "yes"
+    records.batch_save({"_key": "prod_stats", "state": json.dumps({"last": 1})})
+    RESULT["mine"] = records.query_by_id("prod_stats")
+    ck = KVStoreCheckpointer("ta_socdefenders_checkpoints", SESSION_KEY, APP, **SPLUNKD)
+    RESULT["solnlib"] = ck.get("prod_stats")
+    records.delete_by_id("prod_stats")
+    RESULT["after"] = ck.get("prod_stats")
+    """
+    result = run_solnlib(splunk_python, app_dir, splunkd, splunk_home, body)
+    assert result["mine"] == {"_key": "prod_stats", "state": '{"last": 1}', "_user": "nobody"}
+    assert result["solnlib"] == {"last": 1}
+    assert result["after"] is None
+    mine = [r for r in splunkd.requests if r.kind != "kvstore_config"]
+    assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in mine] == [
+        ("POST", "batch_save"), ("GET", "prod_stats"), ("GET", "prod_stats"),
+        ("DELETE", "prod_stats"), ("GET", "prod_stats"),
+    ]  # fmt: skip
+    assert mine[0].path == (
+        f"/servicesNS/nobody/{APP}/storage/collections/data/{CHECKPOINTS}/batch_save"
+    )
+
+
+# -- connections ----------------------------------------------------------------------
+
+
+def test_one_solnlib_client_keeps_one_connection(
+    splunk_python: str, app_dir: Path, splunkd: Splunkd, splunk_home: Path
+) -> None:
+    """solnlib's requests-based client asks for keep-alive: all its reads share one TLS
+    connection; a second client opens its own."""
+    splunkd.add_account("prod", SHORT_KEY)
+    body = """
+    from splunklib import client
+    from solnlib.credentials import CredentialManager
+    secrets = CredentialManager(SESSION_KEY, APP, realm=ACCOUNT_REALM, **SPLUNKD)
+    conf = client.ConfigurationFile(
+        secrets.service, client.PATH_CONF % "ta_socdefenders_account",
+        state={"title": "ta_socdefenders_account"},
+    )
+    RESULT["names"] = [stanza.name for stanza in conf.list()]
+    RESULT["stanza"] = conf.list(name="prod")[0].content["api_key"]
+    RESULT["key"] = json.loads(secrets.get_password("prod"))["api_key"]
+    other = CredentialManager(SESSION_KEY, APP, realm=SETTINGS_REALM, **SPLUNKD)
+    RESULT["proxy"] = [p["username"] for p in other.get_clear_passwords_in_realm()]
+    """
+    result = run_solnlib(splunk_python, app_dir, splunkd, splunk_home, body)
+    assert result["names"] == ["prod"]
+    assert result["stanza"] == "******"
+    assert result["key"] == SHORT_KEY
+    assert result["proxy"] == []
+    assert [r.connection for r in splunkd.requests] == [1, 1, 1, 2]
+    assert splunkd.connections == 2
+
+
+def test_splunklibs_own_handler_gets_close_and_its_bodies(
+    splunk_python: str, app_dir: Path, splunkd: Splunkd, splunk_home: Path
+) -> None:
+    """splunklib's urllib handler sends ``Connection: Close`` and reads the body after
+    releasing the connection: the emulator closes, so each request has its own."""
+    splunkd.add_account("prod", SHORT_KEY)
+    body = """
+    from splunklib import binding, client
+    service = client.Service(handler=binding.handler(), token=SESSION_KEY, app=APP,
+                             owner="nobody", **SPLUNKD)
+    conf = client.ConfigurationFile(
+        service, client.PATH_CONF % "ta_socdefenders_account",
+        state={"title": "ta_socdefenders_account"},
+    )
+    RESULT["names"] = [stanza.name for stanza in conf.list()]
+    response = service.get(client.PATH_CONF % "ta_socdefenders_account")
+    RESULT["connection"] = {k.lower(): v for k, v in response.headers}.get("connection")
+    RESULT["names_again"] = [stanza.name for stanza in conf.list()]
+    """
+    result = run_solnlib(splunk_python, app_dir, splunkd, splunk_home, body)
+    assert result["names"] == result["names_again"] == ["prod"]
+    assert result["connection"] == "Close"
+    assert [r.connection for r in splunkd.requests] == [1, 2, 3]
+    assert splunkd.connections == 3
+
+
+def test_keep_alive_unless_the_request_says_close(splunkd: Splunkd) -> None:
+    context = ssl.create_default_context(cafile=str(splunkd.certificate.ca_file))
+    path = f"/servicesNS/nobody/{APP}/configs/conf-{SETTINGS_CONF}/logging"
+    headers = {"Authorization": f"Splunk {splunkd.session_key}"}
+    connection = http.client.HTTPSConnection("127.0.0.1", splunkd.port, context=context)
+    for _ in range(2):
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        assert response.status == 200
+        assert response.getheader("Connection") is None
+        assert b"<title>logging</title>" in response.read()
+    connection.request("GET", path, headers={**headers, "Connection": "close"})
+    response = connection.getresponse()
+    assert response.getheader("Connection") == "Close"
+    response.read()
+    assert response.will_close
+    connection.close()
+    assert [r.connection for r in splunkd.requests] == [1, 1, 1]
+    assert splunkd.connections == 1
+    splunkd.reset_requests()
+    assert (splunkd.connections, splunkd.requests) == (0, [])
 
 
 # -- failures -------------------------------------------------------------------------
@@ -483,7 +602,7 @@ def test_fault_by_name_and_clear(splunkd: Splunkd) -> None:
 
 
 def test_wire_format(splunkd: Splunkd) -> None:
-    """401 body, Connection: close, Atom shape, JSON discovery, search and paging, 404s."""
+    """401 body, Atom shape, JSON discovery, search and paging, 404s."""
     splunkd.add_account("prod", SHORT_KEY)
     splunkd.add_account("dev", SHORT_KEY)
     splunkd.set_proxy(password="pw")
@@ -499,10 +618,9 @@ def test_wire_format(splunkd: Splunkd) -> None:
     denied = get(f"{ns}/storage/passwords", key="nope")
     assert denied.status_code == 401
     assert '<msg type="ERROR">call not properly authenticated</msg>' in denied.text
-    assert denied.headers["Connection"] == "close"
+    assert "Connection" not in denied.headers  # requests asked for keep-alive: kept open
 
     feed = get(f"{ns}/configs/conf-{ACCOUNT_CONF}", count="1", offset="1")
-    assert feed.headers["Connection"] == "close"
     assert feed.headers["Content-Type"].startswith("text/xml")
     assert 'xmlns:s="http://dev.splunk.com/ns/rest"' in feed.text
     assert "<opensearch:totalResults>2</opensearch:totalResults>" in feed.text

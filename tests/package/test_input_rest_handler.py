@@ -67,7 +67,8 @@ def splunkd(tmp_path: Path):
 def test_deleting_an_input_deletes_only_its_checkpoint(splunk_python, installed_app, splunkd):
     assert delete_input(splunk_python, installed_app, splunkd, "prod_stats") == "done"
     assert set(splunkd.kvstore[COLLECTION]) == {"other_stats"}
-    assert splunkd.requests_by_kind()["kvstore_delete"] == 1
+    assert splunkd.requests_by_kind() == {"kvstore_delete": 1}  # the collection ships
+    assert splunkd.connections == 1
 
 
 def test_an_input_without_checkpoint_is_deleted(splunk_python, installed_app, splunkd) -> None:
@@ -82,12 +83,30 @@ def test_kv_store_down_keeps_the_input_and_says_why(splunk_python, installed_app
     assert "The input was not deleted" in verdict[1]
     assert "KV store" in verdict[1]
     assert "prod_stats" in splunkd.kvstore[COLLECTION]
+    # solnlib's retries only (1 + 2 + 4 s), none of urllib3's under them
+    assert splunkd.requests_by_kind() == {"kvstore_delete": 4}
 
 
 @pytest.mark.parametrize("action", ["create", "edit"])
 def test_a_valid_input_is_saved(splunk_python, installed_app, splunkd, action: str) -> None:
     payload = {"account": "prod", "interval": "900", "index": "main"}
     assert call_handler(splunk_python, installed_app, splunkd, action, "new", payload) == "done"
+
+
+def test_a_save_reads_splunkd_once(splunk_python, installed_app, splunkd) -> None:
+    payload = {"account": "prod", "interval": "900"}
+    assert call_handler(splunk_python, installed_app, splunkd, "edit", "new", payload) == "done"
+    assert splunkd.requests_by_kind() == {"conf": 1}  # the account stanza, not its key
+
+
+def test_splunkd_answering_503_is_a_bounded_wait(splunk_python, installed_app, splunkd):
+    splunkd.fail("conf", status=503)
+    payload = {"account": "prod", "interval": "900"}
+    status, message = call_handler(splunk_python, installed_app, splunkd, "create", "x", payload)
+    assert status == 503
+    assert "splunkd answered HTTP 503" in message
+    # solnlib's 4 tries (sleeping 1 + 2 + 4 s), not urllib3's 6 under each of them
+    assert splunkd.requests_by_kind() == {"conf": 4}
 
 
 def test_an_edit_of_other_fields_only_is_saved(splunk_python, installed_app, splunkd) -> None:

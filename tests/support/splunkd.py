@@ -8,6 +8,11 @@ where splunkd is. Every request is recorded; any other request gets a 404 and is
 with kind ``"unknown"``, so tests can see unexpected calls. Faults can be switched on by
 request kind. State lives in plain dicts that tests may read and change.
 
+Connections are handled as splunkd handles them: HTTP/1.1 keep-alive unless the request
+says ``Connection: close`` (then the answer says ``Connection: Close``), with TCP_NODELAY.
+``connections`` counts the TLS connections accepted and each recorded request names the
+connection that carried it, so tests can pin handshakes as well as requests.
+
 Secrets are stored the way UCC stores them: the stanza holds ``******`` and
 ``storage/passwords`` holds a JSON blob of the encrypted fields, cut into 255-character
 chunks under ``<name>``splunk_cred_sep``<n>`` plus an end-marker entry.
@@ -92,6 +97,7 @@ class RecordedRequest:
     body: bytes
     authorized: bool
     kind: str = "unknown"
+    connection: int = 0  # which accepted connection carried it (1, 2, ...)
 
 
 @dataclass(frozen=True)
@@ -223,12 +229,18 @@ class _Server(ThreadingHTTPServer):
         self.server_name, self.server_port = str(host), int(port)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
-        """TLS handshake in the request's own thread, so a stuck client blocks nobody."""
+        """TLS handshake in the connection's own thread, so a stuck client blocks nobody.
+
+        Each accepted connection is counted (``Splunkd.connections``) once its handshake
+        succeeds; the handler then serves every request the client sends on it.
+        """
         request.settimeout(30)
         try:
             tls = self._context.wrap_socket(request, server_side=True)
         except OSError:  # includes ssl.SSLError: a client that gave up or distrusts us
             return
+        connection = self.splunkd._accepted()
+        tls.splunkd_connection = connection  # type: ignore[attr-defined] - our own socket
         try:
             self.RequestHandlerClass(tls, client_address, self)
         finally:
@@ -239,10 +251,17 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    """HTTP/1.1 as splunkd speaks it: a connection stays open for the next request unless
+    the request says ``Connection: close`` (splunklib's own urllib handler does, and reads
+    the body only after the answer's ``Connection: Close``)."""
+
     server: _Server
     protocol_version = "HTTP/1.1"
     server_version = "Splunkd"
     sys_version = ""
+    # Headers and body go out in separate writes: without TCP_NODELAY every kept-alive
+    # answer would wait ~40 ms for the client's delayed ACK.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         """No request logging."""
@@ -250,16 +269,20 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
-        reply = self.server.splunkd._dispatch(self.command, self.path, self.headers, body)
+        connection = getattr(self.connection, "splunkd_connection", 0)
+        reply = self.server.splunkd._dispatch(
+            self.command, self.path, self.headers, body, connection
+        )
+        closing = self.close_connection  # parse_request: "Connection: close" or HTTP/1.0
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))
         self.send_header("Cache-Control", "no-store, max-age=0, must-revalidate, no-cache")
-        self.send_header("Connection", "close")
+        if closing:
+            self.send_header("Connection", "Close")
         self.end_headers()
         self.wfile.write(reply.body)
         self.wfile.flush()
-        self.close_connection = True
 
     do_GET = do_POST = do_DELETE = do_PUT = _handle  # noqa: N815 - http.server's names
 
@@ -296,6 +319,7 @@ class Splunkd:
         self.collections: set[str] = set()
         self.collection_fields: Dict[str, Dict[str, str]] = {}
         self.requests: List[RecordedRequest] = []
+        self.connections = 0  # TLS connections accepted (each one handshake)
         self.errors: List[str] = []  # tracebacks of emulator bugs (answered 500)
         self._faults: Dict[str, List[Optional[int]]] = {}  # kind -> [status, remaining]
         self._routers: List[Router] = []
@@ -401,8 +425,20 @@ class Splunkd:
             return collections.Counter(request.kind for request in self.requests)
 
     def reset_requests(self) -> None:
+        """Forget the requests and connections seen so far."""
         with self._lock:
             self.requests.clear()
+            self.connections = 0
+
+    def connections_used(self) -> int:
+        """How many connections carried the recorded requests."""
+        with self._lock:
+            return len({request.connection for request in self.requests})
+
+    def _accepted(self) -> int:
+        with self._lock:
+            self.connections += 1
+            return self.connections
 
     def _take_fault(self, kind: str) -> Optional[int]:
         fault = self._faults.get(kind)
@@ -420,7 +456,12 @@ class Splunkd:
 
     # -- dispatch ---------------------------------------------------------------------
     def _dispatch(
-        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        connection: int = 0,
     ) -> _Reply:
         parts = urlsplit(target)
         query = parse_qs(parts.query, keep_blank_values=True)
@@ -428,7 +469,9 @@ class Splunkd:
         with self._lock:
             kind, route = self._route(method.upper(), parts.path, query, body)
             self.requests.append(
-                RecordedRequest(method.upper(), parts.path, query, body, authorized, kind)
+                RecordedRequest(
+                    method.upper(), parts.path, query, body, authorized, kind, connection
+                )
             )
             if not authorized:
                 return _error(401, "call not properly authenticated")

@@ -6,7 +6,7 @@ import io
 import tarfile
 from pathlib import Path
 
-from tools.package_report import report, top_level_area
+from tools.package_report import lib_bytes, read_members, report, top_level_area
 
 
 def make_tarball(path: Path, files: dict) -> Path:
@@ -41,6 +41,16 @@ def test_over_budget_fails(tmp_path: Path, capsys) -> None:
     )
     assert report(tarball, max_bytes=100) == 1
     assert "over the 100-byte budget" in capsys.readouterr().err
+
+
+def test_lib_over_its_unpacked_budget_fails(tmp_path: Path, capsys) -> None:
+    files = {"lib/requests/api.py": b"x" * 600, "appserver/static/a.js": b"y" * 5000}
+    tarball = make_tarball(tmp_path / "lib.tar.gz", files)
+    assert report(tarball, max_bytes=1_000_000, max_lib_bytes=600) == 0
+    assert "lib/ unpacked: 600 bytes" in capsys.readouterr().out
+    assert report(tarball, max_bytes=1_000_000, max_lib_bytes=599) == 1
+    assert "lib/ is 600 bytes unpacked, over the 599-byte budget" in capsys.readouterr().err
+    assert lib_bytes(read_members(tarball)) == 600
 
 
 def test_top_level_area() -> None:
