@@ -28,6 +28,7 @@ from solnlib.credentials import CredentialManager, CredentialNotExistException
 from solnlib.utils import retry
 from splunklib import binding, client, data
 
+from socdefenders.conf_values import as_flag
 from socdefenders.errors import CollectionError, ConfigurationError, ErrorCategory
 from socdefenders.names import (
     ACCOUNT_CONF,
@@ -166,17 +167,27 @@ class SplunkdConnection:
         }
 
     def settings(self) -> Dict[str, Stanza]:
-        """All stanzas of the settings conf (``logging``, ``proxy``), secrets decrypted."""
+        """All stanzas of the settings conf (``logging``, ``proxy``), secrets decrypted.
+
+        A proxy password missing from the credential store stops the polls only while the
+        proxy is enabled: a disabled proxy never uses it.
+        """
         try:
-            return self._read(SETTINGS_CONF)
+            stanzas = self._read(SETTINGS_CONF, decrypt=False)
+            for name, stanza in stanzas.items():
+                self._decrypted(SETTINGS_CONF, name, stanza)
         except binding.HTTPError as error:
             raise splunkd_error(error, f"{SETTINGS_CONF}.conf") from None
         except CredentialNotExistException:
-            raise ConfigurationError(
-                "proxy_password",
-                "the proxy password is missing from Splunk's credential store",
-                fix="enter it again in Configuration > Proxy",
-            ) from None
+            proxy = stanzas.get("proxy", {})
+            if as_flag(proxy.get("proxy_enabled"), "proxy_enabled"):
+                raise ConfigurationError(
+                    "proxy_password",
+                    "the proxy password is missing from Splunk's credential store",
+                    fix="enter it again in Configuration > Proxy",
+                ) from None
+            proxy["proxy_password"] = ""
+        return stanzas
 
     def account_exists(self, name: str) -> bool:
         """Whether Configuration > Accounts has ``name`` (its key is not read)."""

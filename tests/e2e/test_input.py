@@ -14,7 +14,7 @@ from tests.e2e.conftest import (
     REQUESTS_PER_POLL,
     assert_no_secrets,
 )
-from tests.support.clients import FAKE_PROXY_PASSWORD
+from tests.support.clients import FAKE_PROXY_PASSWORD, closed_port
 from tests.support.connect_proxy import Connect, ConnectProxy
 from tests.support.modinput import InputRun
 from tests.support.vendor_api import EXPIRED_KEY, FREE_KEY, Fault
@@ -249,12 +249,26 @@ def test_a_stored_proxy_password_costs_one_more_request(run, vendor_api) -> None
     assert run.splunkd.connections == CONNECTIONS_PER_POLL + 1
 
 
-def test_a_proxy_password_missing_from_the_credential_store_is_a_configuration_error(
+def forget_the_proxy_password(splunkd) -> None:
+    for key in [k for k in splunkd.passwords if "conf-ta_socdefenders_settings" in k[0]]:
+        del splunkd.passwords[key]
+
+
+def test_a_disabled_proxy_whose_password_is_missing_does_not_stop_the_poll(
     run, vendor_api
 ) -> None:
     run.splunkd.set_proxy(enabled=False, username="svc", password=FAKE_PROXY_PASSWORD)
-    for key in [k for k in run.splunkd.passwords if "conf-ta_socdefenders_settings" in k[0]]:
-        del run.splunkd.passwords[key]
+    forget_the_proxy_password(run.splunkd)
+    result = run()
+    assert json.loads(only_event(result)["data"])["total_iocs"] == 124098
+    assert result.log_lines("poll_failed") == []
+
+
+def test_a_proxy_password_missing_from_the_credential_store_is_a_configuration_error(
+    run, vendor_api
+) -> None:
+    run.splunkd.set_proxy(port=str(closed_port()), username="svc", password=FAKE_PROXY_PASSWORD)
+    forget_the_proxy_password(run.splunkd)
     result = run()
     assert result.events == []
     record = failure_record(result)
