@@ -44,7 +44,8 @@ def check_proxy_edit(session_key: str, payload: Mapping[str, Any]) -> None:
     try:
         stored: Dict[str, Any] = {}
         if not {"proxy_enabled", "proxy_url", "proxy_port"} <= set(payload):
-            stored = SplunkdConnection(get_splunkd_endpoint(), session_key).settings()
+            # the stored password is not needed to check host and port: left encrypted
+            stored = SplunkdConnection(get_splunkd_endpoint(), session_key).settings(decrypt=False)
             stored = dict(stored.get(PROXY_STANZA, {}))
         proxy_url({**stored, **payload})
     except CollectionError as error:

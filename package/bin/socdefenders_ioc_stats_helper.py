@@ -189,6 +189,7 @@ class InputRun:
                 self.line(
                     "checkpoint_not_saved", stanza,
                     category=ErrorCategory.SERVER.value,
+                    http_status=getattr(error, "status", None) or "-",
                     reason=f"the KV store refused the checkpoint ({type(error).__name__})",
                     effect="the event was written; the next snapshot's delta spans back to the "
                     "last saved checkpoint (see seconds_since_previous)",

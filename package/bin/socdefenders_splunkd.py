@@ -19,7 +19,7 @@ from __future__ import annotations
 import configparser
 import json
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 from urllib.parse import urlsplit
 
 import import_declare_test  # noqa: F401 - puts lib/ on sys.path
@@ -62,6 +62,7 @@ def user_agent() -> str:
 def splunkd_error(error: binding.HTTPError, what: str) -> CollectionError:
     return CollectionError(
         f"splunkd answered HTTP {error.status} when the add-on read {what}",
+        status=error.status,
         fix="check splunkd's health in splunkd.log, then try again (an input does so at its "
         "next run)",
         category=ErrorCategory.SERVER,
@@ -145,36 +146,42 @@ class SplunkdConnection:
         return stanza
 
     @retry(exceptions=[binding.HTTPError])
-    def _read(
-        self, conf: str, name: Optional[str] = None, decrypt: bool = True
-    ) -> Dict[str, Stanza]:
-        """Stanzas of one of the add-on's confs (all of them, or only ``name``; none when it
-        does not exist), each as a dict, secrets decrypted unless ``decrypt`` is false."""
+    def _list(self, conf: str, name: Optional[str]) -> List[Any]:
+        """The entries of one of the add-on's confs (all, or only ``name``; none when it
+        does not exist)."""
         stanzas = client.ConfigurationFile(
             self.service, client.PATH_CONF % conf, state={"title": conf}
         )
         try:
-            found = stanzas.list(name=name) if name else stanzas.list()
+            return stanzas.list(name=name) if name else stanzas.list()
         except binding.HTTPError as error:
             if error.status != 404 or not name:
                 raise
-            return {}
+            return []
+
+    def _read(
+        self, conf: str, name: Optional[str] = None, decrypt: bool = True
+    ) -> Dict[str, Stanza]:
+        """Stanzas of one of the add-on's confs, each as a dict, secrets decrypted unless
+        ``decrypt`` is false. The list and the secret each retry on their own
+        (``get_password`` is solnlib's retried call): no retries stacked on retries."""
         return {
             entry.name: self._decrypted(conf, entry.name, dict(entry.content))
             if decrypt
             else dict(entry.content)
-            for entry in found
+            for entry in self._list(conf, name)
         }
 
-    def settings(self) -> Dict[str, Stanza]:
-        """All stanzas of the settings conf (``logging``, ``proxy``), secrets decrypted.
+    def settings(self, decrypt: bool = True) -> Dict[str, Stanza]:
+        """All stanzas of the settings conf (``logging``, ``proxy``), secrets decrypted
+        unless ``decrypt`` is false.
 
         A proxy password missing from the credential store stops the polls only while the
         proxy is enabled: a disabled proxy never uses it.
         """
         try:
             stanzas = self._read(SETTINGS_CONF, decrypt=False)
-            for name, stanza in stanzas.items():
+            for name, stanza in stanzas.items() if decrypt else ():
                 self._decrypted(SETTINGS_CONF, name, stanza)
         except binding.HTTPError as error:
             raise splunkd_error(error, f"{SETTINGS_CONF}.conf") from None
@@ -217,18 +224,13 @@ class SplunkdConnection:
             )
         return stanza
 
-    @retry(exceptions=[binding.HTTPError])
-    def _server_info(self) -> Dict[str, Any]:
-        response = self.service.get("server/info", output_mode="json")
-        return json.loads(response.body.read())["entry"][0]["content"]
-
     def is_splunk_cloud(self) -> bool:
         """Whether this is Splunk Cloud: ``server/info``'s ``instance_type`` is ``cloud``."""
         try:
-            content = self._server_info()
+            info = retry(exceptions=[binding.HTTPError])(lambda: self.service.info)()
         except binding.HTTPError as error:
             raise splunkd_error(error, "server/info") from None
-        return str(content.get("instance_type") or "").lower() == "cloud"
+        return str(info.get("instance_type") or "").lower() == "cloud"
 
     @property
     def checkpoints(self) -> Checkpoints:

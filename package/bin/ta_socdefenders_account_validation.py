@@ -50,7 +50,7 @@ class AccountValidationHandler(AdminExternalHandler):
 
     @staticmethod
     def _check(session_key, name, payload, editing):
-        changes = without_placeholders(payload)
+        changes = without_placeholders(payload) if editing else dict(payload)
         try:
             check_account_fields(changes)
         except ConfigurationError as error:

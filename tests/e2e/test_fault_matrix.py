@@ -250,7 +250,7 @@ SCENARIOS: List[Scenario] = [
              script(Fault.raw(body_with(lambda d: d.update(last_updated="2099-01-01T00:00:00Z")))),
              1, None, ('"feed_age_seconds":-',), 1),
     Scenario("splunkd: bad session key", wrong_session_key,
-             0, SERVER, ("splunkd answered HTTP 401",), 0, "kept"),
+             0, SERVER, ("splunkd answered HTTP 401", "http_status=401"), 0, "kept"),
     Scenario("splunkd: account stanza missing", missing_account,
              0, CONFIGURATION, ("the account 'gone' does not exist",), 0, "kept"),
     Scenario("splunkd: key missing from the credential store", drop_key_from_store,
@@ -341,6 +341,7 @@ def test_kv_store_down_when_saving_loses_and_duplicates_nothing(run, vendor_api)
     errors = second_run.log_lines("checkpoint_not_saved")
     assert len(errors) == 1
     assert "the event was written" in errors[0]
+    assert "http_status=503" in errors[0]
     assert checkpoint_record(run) == saved  # still the first snapshot
     vendor_api.body["totals"]["by_type"]["ipv4"] += 5
     third = json.loads(run().events[0]["data"])

@@ -254,9 +254,7 @@ def forget_the_proxy_password(splunkd) -> None:
         del splunkd.passwords[key]
 
 
-def test_a_disabled_proxy_whose_password_is_missing_does_not_stop_the_poll(
-    run, vendor_api
-) -> None:
+def test_a_disabled_proxy_whose_password_is_missing_does_not_stop_the_poll(run, vendor_api) -> None:
     run.splunkd.set_proxy(enabled=False, username="svc", password=FAKE_PROXY_PASSWORD)
     forget_the_proxy_password(run.splunkd)
     result = run()

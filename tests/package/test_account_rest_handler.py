@@ -95,6 +95,8 @@ def cases(apis: Dict[str, VendorApi]) -> Dict[str, Dict[str, str]]:
         "timeout_zero": payload(good, timeout="0"),
         "missing_ca": payload(good, ca_bundle="/nonexistent/ca.pem"),
         "no_key": payload(good, api_key=""),
+        "short_key": payload(good, api_key="sk_live"),
+        "placeholder_key": payload(good, api_key="******"),
         "invalid_key": payload(good, api_key="sk_live_FAKE0notakey0000000000"),
         "expired_key": payload(good, api_key=EXPIRED_KEY),
         "free_key": payload(good, api_key=FREE_KEY),
@@ -153,6 +155,7 @@ def test_working_accounts_are_saved(verdicts: dict) -> None:
         ("timeout_zero", ["1 to 300"]),
         ("missing_ca", ["does not exist"]),
         ("no_key", ["The API key is empty"]),
+        ("short_key", ["API key must be 8 to 512 characters long."]),
         (
             "invalid_key",
             ["HTTP 401", "invalid_api_key", "check the key in Configuration > Accounts"],
@@ -172,6 +175,17 @@ def test_each_failure_is_refused_with_its_own_message(verdicts: dict, case: str,
     assert status == 400
     for word in words:
         assert word in message
+
+
+def test_the_placeholder_is_a_key_only_on_create(verdicts: dict, request) -> None:
+    """On an edit ``******`` means "unchanged" (here no account is stored, so no key is
+    left); on a create it is what the admin typed, refused by the length rule."""
+    status, message = verdicts["placeholder_key"]
+    assert status == 400
+    action = request.node.callspec.params["verdicts"]
+    expected = {"create": "API key must be 8 to 512 characters long.",
+                "edit": "The API key is empty"}[action]  # fmt: skip
+    assert expected in message
 
 
 def test_a_key_is_tested_once_per_save(verdicts: dict) -> None:

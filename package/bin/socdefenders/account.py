@@ -22,6 +22,9 @@ DEFAULT_BASE_URL = "https://socdefenders.ai"
 DEFAULT_TIMEOUT_SECONDS = 30
 MIN_TIMEOUT_SECONDS = 1
 MAX_TIMEOUT_SECONDS = 300
+# The form's rule too (globalConfig.json, the api_key validator).
+MIN_KEY_LENGTH = 8
+MAX_KEY_LENGTH = 512
 
 
 class AuthHeader(str, Enum):
@@ -114,6 +117,10 @@ def check_api_key(value: Optional[str]) -> str:
             "api_key",
             "The API key must not contain spaces or line breaks; paste the key exactly "
             "as your SOC Defenders dashboard shows it.",
+        )
+    if not MIN_KEY_LENGTH <= len(key) <= MAX_KEY_LENGTH:
+        raise ConfigurationError(
+            "api_key", f"API key must be {MIN_KEY_LENGTH} to {MAX_KEY_LENGTH} characters long."
         )
     return key
 
