@@ -284,3 +284,15 @@ def test_a_key_missing_from_the_credential_store_is_a_configuration_error(run) -
     assert 'exc_l="Configuration Error"' in record
     assert "the API key of account 'prod' is missing from Splunk's credential store" in record
     assert "enter the key again in Configuration > Accounts" in record
+
+
+def test_a_credential_store_answering_503_costs_four_tries_not_retries_of_retries(
+    run, vendor_api
+) -> None:
+    run.splunkd.fail("passwords", status=503)
+    result = run()
+    assert result.events == []
+    assert "http_status=503" in failure_record(result)
+    # solnlib's own retried get_password (1 + 2 + 4 s), the conf list not retried around it
+    assert run.splunkd.requests_by_kind() == {"conf": 2, "passwords": 4}
+    assert vendor_api.requests == []
