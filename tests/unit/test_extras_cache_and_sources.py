@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any, Dict, Optional
@@ -95,12 +96,29 @@ def test_a_key_twice_in_an_extra_is_carried_with_its_last_value() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "extras"),
+    [(SEED_TEXT + ', "trend": 1, "trend": 2', {"trend": 2}),
+     (SEED_TEXT.replace('"totals": {', '"totals": {"trend": 1, "trend": 2, ', 1),
+      {"totals": {"trend": 2}})],
+    ids=["body", "totals"],
+)  # fmt: skip
+def test_an_extra_written_twice_keeps_its_last_value_and_an_event_is_written(text, extras):
+    client = FakeClient()
+    client.answers.append(replace(answer({}), body=("{" + text + "}").encode()))
+    result = poll(client, account_name="prod", input_name="prod_stats", previous=None,
+                  now=lambda: T0)  # fmt: skip
+    assert result.event["api_extra"] == extras
+    assert result.event["totals"] == SEED_BODY["totals"]
+
+
+@pytest.mark.parametrize(
     "body",
-    ["{" + SEED_TEXT + ', "x": 1, "x": 2}',
+    ["{" + SEED_TEXT + ', "last_updated": "2024-01-15T10:00:00Z"}',
+     "{" + SEED_TEXT + ', "totals": {"by_type": {}, "by_category": {}, "by_source": {}}}',
      "{" + SEED_TEXT.replace('"by_type": {', '"by_type": {"md5": 1, ', 1) + "}",
      "{" + SEED_TEXT.replace('"totals": {', '"totals": {"by_source": {}, ', 1) + "}",
      "{" + SEED_TEXT + ', "x": NaN}'],
-    ids=["body", "map", "totals", "nan-in-an-extra"],
+    ids=["last_updated", "totals-in-body", "map", "totals", "nan-in-an-extra"],
 )  # fmt: skip
 def test_a_key_twice_where_the_answer_is_validated_is_refused(body: str) -> None:
     with pytest.raises(ResponseError, match=r"appears twice in one object|is not a JSON number"):
