@@ -143,6 +143,25 @@ def test_an_answer_echoing_the_key_never_puts_it_in_the_event() -> None:
     assert FAKE_KEY not in json.dumps(result.checkpoint)
 
 
+@pytest.mark.parametrize(
+    ("key", "extras", "scrubbed"),
+    [('sk_"live\\_1', {'sk_"live\\_1': 'a sk_"live\\_1 b'}, {"********": "a ******** b"}),
+     ("nsk_live_1", {"note": "x\nsk_live_1", "n": ["nsk_live_1nsk_live_1"]},
+      {"note": "x\nsk_live_1", "n": ["****************"]})],
+    ids=["quote-and-backslash-in-the-key", "just-after-an-escape"],
+)  # fmt: skip
+def test_the_key_is_scrubbed_from_every_text_of_the_extras_whatever_it_holds(
+    key: str, extras: Dict[str, Any], scrubbed: Dict[str, Any]
+) -> None:
+    client = FakeClient()
+    client.account = SimpleNamespace(api_key=key)
+    client.answers.append(answer({**SEED_BODY, **extras}))
+    result = poll(client, account_name="prod", input_name="prod_stats", previous=None,
+                  now=lambda: T0)  # fmt: skip
+    assert result.event["api_extra"] == scrubbed  # each text scrubbed, none corrupted
+    assert json.loads(result.event_json()) == result.event
+
+
 def extras_of_size(size: int) -> Dict[str, Any]:
     """Top-level extras ``{"padding": "xxx..."}`` that serialize to exactly ``size`` bytes."""
     overhead = len(event_text({"padding": ""}).encode())

@@ -6,11 +6,10 @@ import json
 import math
 import re
 from datetime import datetime
-from typing import Any, Dict, Iterable, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
 from .cache import NO_CACHE_HEADERS, CacheHeaders
 from .checkpoint import PreviousSnapshot
-from .log_fields import REDACTED
 from .names import INPUT_TYPE
 from .snapshot import MAPS, Snapshot, Totals
 from .timestamps import utc_iso
@@ -30,22 +29,6 @@ def event_text(value: Any) -> str:
     """
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return _NOT_IN_XML.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
-
-
-def without_secrets(extras: Dict[str, Any], secrets: Iterable[str]) -> Dict[str, Any]:
-    """The extras with each secret replaced, names included: an answer echoing the key
-    must not put it in an index. Extras too deep to serialize are returned as they are
-    (they are left out of the event anyway, see :func:`extras_size`)."""
-    try:
-        text = json.dumps(extras, ensure_ascii=False)
-    except RecursionError:
-        return extras
-    found = [secret for secret in secrets if secret and secret in text]
-    if not found:
-        return extras
-    for secret in found:
-        text = text.replace(secret, REDACTED)
-    return json.loads(text)
 
 
 def extras_size(snapshot: Snapshot) -> Optional[int]:

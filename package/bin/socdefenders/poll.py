@@ -16,7 +16,8 @@ from .cache import CacheHeaders
 from .checkpoint import PreviousSnapshot, checkpoint_state, sources_since
 from .client import ApiResponse, StatsClient
 from .errors import ResponseError
-from .event import MAX_EXTRA_BYTES, build_event, event_text, without_secrets
+from .event import MAX_EXTRA_BYTES, build_event, event_text
+from .extras import without_secrets
 from .snapshot import Snapshot, key_names, parse_snapshot
 from .timestamps import utc_now
 
