@@ -17,6 +17,7 @@ from socdefenders.checkpoint import checkpoint_state, previous_from_state
 from socdefenders.client import ApiResponse, RateLimit
 from socdefenders.errors import CheckpointError, ResponseError
 from socdefenders.event import MAX_EXTRA_BYTES, event_text
+from socdefenders.extras import MAX_EXTRA_DEPTH
 from socdefenders.poll import PollResult, poll
 from socdefenders.retry import server_requested_wait
 from socdefenders.snapshot import MAPS, parse_snapshot
@@ -196,7 +197,19 @@ def deep_body(depth: int) -> bytes:
     )
 
 
-def test_extras_nested_as_deep_as_json_reads_are_written_or_dropped_never_a_crash() -> None:
+def poll_body(body: bytes) -> PollResult:
+    client = FakeClient()
+    client.answers.append(ApiResponse(body, None, RateLimit(), 1, 0.0))
+    return poll(client, account_name="a", input_name="i", previous=None, now=lambda: T0)
+
+
+def test_extras_100_levels_deep_are_written() -> None:
+    result = poll_body(deep_body(MAX_EXTRA_DEPTH - 1))  # api_extra itself is a level
+    assert result.event["api_extra"] == {"deep": json.loads(deep_body(MAX_EXTRA_DEPTH - 1))["deep"]}
+    assert result.notes == ()
+
+
+def test_extras_nested_as_deep_as_json_reads_are_dropped_with_their_size_and_why() -> None:
     def readable(depth: int) -> bool:
         try:
             parse_snapshot(deep_body(depth))
@@ -208,17 +221,21 @@ def test_extras_nested_as_deep_as_json_reads_are_written_or_dropped_never_a_cras
     while low < high:
         middle = (low + high + 1) // 2
         low, high = (middle, high) if readable(middle) else (low, middle - 1)
-    client = FakeClient()
-    client.answers.append(ApiResponse(deep_body(low - 20), None, RateLimit(), 1, 0.0))  # frames
-    result = poll(client, account_name="a", input_name="i", previous=None, now=lambda: T0)
-    if "api_extra" in result.event:
+    for depth in (MAX_EXTRA_DEPTH, low - 20):  # 20: frames for the poll's own calls
+        result = poll_body(deep_body(depth))
+        assert "api_extra" not in result.event
+        assert result.event["api_extra_dropped_bytes"] == len('{"deep":}') + 2 * depth
         assert json.loads(result.event_json()) == result.event
-    else:
-        assert result.event["api_extra_dropped_bytes"] > MAX_EXTRA_BYTES
-        assert json.loads(result.event_json()) == result.event
+        (note,) = result.notes
+        assert note.level == logging.WARNING
+        assert note.fields["reason"] == "api_extra nests deeper than 100 levels"
+        assert note.fields["keys"] == "deep"
 
 
-# -- the error line of an unreadable shape names the keys received ----------------------
+def test_the_warning_of_oversized_extras_says_they_are_too_large() -> None:
+    result = poll_once({**SEED_BODY, **extras_of_size(MAX_EXTRA_BYTES + 1)}, T0)
+    (note,) = result.notes
+    assert note.fields["reason"] == "api_extra is larger than 65536 bytes"
 
 
 def test_a_body_without_totals_names_the_top_level_keys_received() -> None:

@@ -18,7 +18,6 @@ UPDATED_AT = "X-Cache-Updated-At"
 AGE_SECONDS = "X-Cache-Age-Seconds"
 STALE = "X-Cache-Stale"
 MAX_HEADER_CHARS = 64  # a timestamp, a number or a word: anything longer is not one
-REFRESH_SECONDS = 600  # the vendor's documented refresh period
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any, Dict, Mapping, Optional
 
 from .cache import NO_CACHE_HEADERS, CacheHeaders
 from .checkpoint import PreviousSnapshot
+from .extras import MAX_EXTRA_DEPTH, too_deep, written_size
 from .names import INPUT_TYPE
 from .snapshot import MAPS, Snapshot, Totals
 from .timestamps import utc_iso
@@ -32,15 +33,19 @@ def event_text(value: Any) -> str:
 
 
 def extras_size(snapshot: Snapshot) -> Optional[int]:
-    """UTF-8 bytes of the extras as the event writes them; ``None`` when they fit.
-
-    Measured one level down, as in the event, so what is measured can also be written."""
-    try:
-        wrapped = event_text({"api_extra": snapshot.extras}).encode("utf-8")
-        size = len(wrapped) - len(b'{"api_extra":}')
-    except RecursionError:  # nested too deeply to write at all: at most the whole body
-        size = max(snapshot.body_bytes, MAX_EXTRA_BYTES + 1)
+    """UTF-8 bytes of the extras as the event writes them; ``None`` when they are written
+    (no more than ``MAX_EXTRA_BYTES`` and no deeper than ``MAX_EXTRA_DEPTH``)."""
+    if too_deep(snapshot.extras):
+        return written_size(snapshot.extras, event_text)  # json.dumps may not reach as deep
+    size = len(event_text(snapshot.extras).encode("utf-8"))
     return size if size > MAX_EXTRA_BYTES else None
+
+
+def dropped_reason(snapshot: Snapshot) -> str:
+    """Why the extras were left out (for the WARNING)."""
+    if too_deep(snapshot.extras):
+        return f"api_extra nests deeper than {MAX_EXTRA_DEPTH} levels"
+    return f"api_extra is larger than {MAX_EXTRA_BYTES} bytes"
 
 
 def source_for(input_name: str) -> str:
