@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Mapping, Optional, Tuple
 
 from .snapshot import MAX_COUNT, parse_timestamp
+from .whole_numbers import whole_number
 
 UPDATED_AT = "X-Cache-Updated-At"
 AGE_SECONDS = "X-Cache-Age-Seconds"
@@ -60,10 +61,9 @@ class CacheHeaders:
         age: Optional[int] = None
         age_text = text(AGE_SECONDS)
         if age_text is not None:
-            digits = age_text.isascii() and age_text.isdigit() and len(age_text) <= 19
-            if digits and int(age_text) <= MAX_COUNT:  # 19 digits: int() never refuses
-                age = int(age_text)
-            else:
+            age = whole_number(age_text)
+            if age is None or age > MAX_COUNT:
+                age = None
                 ignore(AGE_SECONDS, age_text, "not a whole, non-negative number of seconds")
         stale: Optional[bool] = None
         stale_text = text(STALE)
