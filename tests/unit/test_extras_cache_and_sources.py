@@ -299,6 +299,7 @@ def test_an_absent_header_leaves_only_its_field_out(absent: str) -> None:
 @pytest.mark.parametrize(
     ("header", "value"),
     [("X-Cache-Updated-At", "yesterday"), ("X-Cache-Updated-At", UPDATED + " " * 60 + "x"),
+     ("X-Cache-Updated-At", "Mon, 32 Jan 2024 10:10:00 GMT"),
      ("X-Cache-Age-Seconds", "-5"), ("X-Cache-Age-Seconds", "3.5"), ("X-Cache-Age-Seconds", "٣"),
      ("X-Cache-Age-Seconds", "9" * 30), ("X-Cache-Age-Seconds", "9" * 5000),
      ("X-Cache-Stale", "yes"), ("X-Cache-Stale", "")],
@@ -336,6 +337,23 @@ def test_cache_refreshed_says_whether_the_cache_time_changed() -> None:
     later = poll_once(SEED_BODY, T0 + timedelta(minutes=10), same.checkpoint, headers=newer)
     assert later.event["cache_refreshed"] is True
     assert later.checkpoint["cache_updated_at"] == LATER
+
+
+@pytest.mark.parametrize(
+    ("same", "newer"),
+    [("Mon, 15 Jan 2024 10:10:00 GMT", "Mon, 15 Jan 2024 10:20:00 GMT"),
+     ("Monday, 15-Jan-24 10:10:00 GMT", "Monday, 15-Jan-24 10:20:00 GMT"),
+     ("Mon Jan 15 10:10:00 2024", "Mon Jan 15 10:20:00 2024")],
+    ids=["imf-fixdate", "rfc-850", "asctime"],
+)  # fmt: skip
+def test_an_http_date_cache_time_is_kept_as_sent_and_compared_as_an_instant(same, newer) -> None:
+    first = poll_once(SEED_BODY, T0, headers=GOOD)  # ISO 8601 2024-01-15T10:10:00Z
+    again = poll_once(SEED_BODY, T0, first.checkpoint, {**GOOD, "X-Cache-Updated-At": same})
+    assert again.event["cache_updated_at"] == again.checkpoint["cache_updated_at"] == same
+    assert again.event["cache_refreshed"] is False
+    assert again.notes == ()
+    later = poll_once(SEED_BODY, T0, again.checkpoint, {**GOOD, "X-Cache-Updated-At": newer})
+    assert later.event["cache_refreshed"] is True
 
 
 def test_cache_refreshed_needs_the_header_on_both_snapshots() -> None:

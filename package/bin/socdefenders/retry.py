@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Callable, Mapping, Optional
 
+from .timestamps import http_date
 from .whole_numbers import whole_number
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -61,8 +61,8 @@ def server_requested_wait(
         if seconds is not None:
             return float(seconds)
         try:
-            return max(0.0, parsedate_to_datetime(retry_after.strip()).timestamp() - now_epoch)
-        except (TypeError, ValueError, OverflowError):
+            return max(0.0, http_date(retry_after).timestamp() - now_epoch)
+        except ValueError:
             pass
     if status == 429:
         reset = whole_number(_header(headers, "X-RateLimit-Reset"))
