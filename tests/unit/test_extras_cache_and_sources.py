@@ -72,6 +72,14 @@ def test_extras_are_carried_verbatim_under_api_extra() -> None:
     assert result.notes == ()
 
 
+def test_api_extra_is_written_last_so_a_large_one_never_hides_the_fixed_fields() -> None:
+    document = {**SEED_BODY, **extras_of_size(MAX_EXTRA_BYTES)}
+    result = poll_once(document, T0, headers=GOOD)
+    assert list(result.event)[-3:] == ["request_id", "schema_version", "api_extra"]
+    text = result.event_json()
+    assert text.index('"schema_version":1,"api_extra":{"padding":"xxx') < 1024
+
+
 def test_no_extras_no_api_extra() -> None:
     event = poll_once(SEED_BODY, T0).event
     assert "api_extra" not in event

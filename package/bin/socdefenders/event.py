@@ -91,8 +91,9 @@ def build_event(
     cache: CacheHeaders = NO_CACHE_HEADERS,
     source_since: Optional[Mapping[str, datetime]] = None,
 ) -> Dict[str, Any]:
-    """The event data. ``delta``, ``seconds_since_previous`` and ``source_unchanged_seconds``
-    only when there is a previous snapshot (the last one from ``source_since``)."""
+    """The event data, ``api_extra`` last. ``delta``, ``seconds_since_previous`` and
+    ``source_unchanged_seconds`` only when there is a previous snapshot (the last one from
+    ``source_since``)."""
     age = (collected_at - snapshot.last_updated_at).total_seconds()
     event: Dict[str, Any] = {
         "collected_at": utc_iso(collected_at),
@@ -116,13 +117,14 @@ def build_event(
                 for source, since in source_since.items()
             }
     event.update(cache_fields(cache, previous))
-    if snapshot.extras:
-        dropped = extras_size(snapshot)
-        if dropped is None:
-            event["api_extra"] = snapshot.extras
-        else:
-            event["api_extra_dropped_bytes"] = dropped
+    dropped = extras_size(snapshot) if snapshot.extras else None
+    if dropped is not None:
+        event["api_extra_dropped_bytes"] = dropped
     if request_id:
         event["request_id"] = request_id
     event["schema_version"] = EVENT_SCHEMA
+    if snapshot.extras and dropped is None:
+        # Last: up to 64 KiB of it must not push the fixed fields past the part of the
+        # event Splunk's automatic JSON extraction reads.
+        event["api_extra"] = snapshot.extras
     return event
