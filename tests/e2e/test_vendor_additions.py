@@ -48,6 +48,7 @@ def test_extras_cache_times_and_a_source_standing_still_over_three_polls(run, ve
     vendor_api.cache = CacheClock(refreshed_at=refreshed)
     first = data(run())
     assert first["api_extra"] == {**NEWER_EXTRAS, "totals": NEWER_TOTALS_EXTRAS}
+    assert list(first)[-3:] == ["request_id", "schema_version", "api_extra"]  # written last
     assert first["totals"] == SEED_BODY["totals"]  # the three validated maps only
     assert first["cache_updated_at"] == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(refreshed))
     assert 120 <= first["cache_age_seconds"] <= 600

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import python_for
 from tests.support.dashboard_fixtures import collect_real_events
-from tools.spl_check import searches_in_conf_dir
+from tools.spl_check import read_conf, searches_in_conf_dir
 from tools.studio_view import extract_definition
 
 VIEW = "socdefenders_ioc_overview"
@@ -30,10 +30,27 @@ def dashboard_definition(app_dir: Path, view: str = VIEW) -> dict:
     return definition
 
 
+def expand_macros(spl: str, app_dir: Path) -> str:
+    """``spl`` with each call of a macro without arguments replaced by its definition, as
+    Splunk runs it (nested calls too): fields a macro defines are then known after it."""
+    macros = read_conf(app_dir / "default" / "macros.conf")
+    for _ in range(10):  # the shipped macros nest two deep
+        expanded = re.sub(
+            r"`([\w.:-]+)`",
+            lambda call: macros.get(call.group(1), {}).get("definition", call.group(0)),
+            spl,
+        )
+        if expanded == spl:
+            return spl
+        spl = expanded
+    raise AssertionError(f"macros nest more than 10 deep in {spl[:80]!r}")
+
+
 def all_searches(app_dir: Path) -> Dict[str, Tuple[str, str]]:
-    """Every search the add-on ships: name -> (SPL, the SPL whose events it reads)."""
+    """Every search the add-on ships: name -> (SPL with its macros expanded, the SPL whose
+    events it reads, as written)."""
     searches: Dict[str, Tuple[str, str]] = {
-        name: (spl, spl)
+        name: (expand_macros(spl, app_dir), spl)
         for name, spl in searches_in_conf_dir(app_dir / "default").items()
         if not re.fullmatch(r"\d+", spl.strip())  # the threshold macros are numbers
     }
@@ -41,7 +58,7 @@ def all_searches(app_dir: Path) -> Dict[str, Tuple[str, str]]:
     for source_id, source in sources.items():
         query = source["options"]["query"]
         base = sources.get(source["options"].get("extend", ""), source)["options"]["query"]
-        searches[f"{VIEW} {source_id}"] = (query, base)
+        searches[f"{VIEW} {source_id}"] = (expand_macros(query, app_dir), base)
     return searches
 
 

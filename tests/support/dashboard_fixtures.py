@@ -32,6 +32,7 @@ HOUR = timedelta(hours=1)
 _KEY_VALUE = re.compile(r'\b([a-z_]+)=("(?:[^"\\]|\\.)*"|[^\s"]+)')
 _LOG_RECORD = re.compile(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}),\d{3} (.*)$", re.DOTALL)
 STALL_HOURS = 48  # macros.conf socdefenders_source_stall_hours, as shipped
+STALL_FACTOR = 3  # macros.conf socdefenders_stall_factor, as shipped
 
 
 def _an_hour_earlier(splunkd: Splunkd) -> None:
@@ -180,14 +181,27 @@ def _latest_per_account(events: Sequence[Row]) -> Dict[str, Any]:
     return _columns(rows, names)
 
 
-def _source_feeds(events: Sequence[Row]) -> Dict[str, Any]:
+def _source_feeds(events: Sequence[Row], now: datetime) -> Dict[str, Any]:
+    """macros.conf socdefenders_source_feeds, then the panel's sort and table."""
     rows = []
     for event in _latest_by(events, "input").values():  # dedup account input
-        for name, seconds in event.get("source_unchanged_seconds", {}).items():
+        interval = event.get("seconds_since_previous", 900)
+        if (now - event["_time"]).total_seconds() > STALL_FACTOR * interval:
+            continue  # the input is not collecting any more
+        unchanged = event.get("source_unchanged_seconds", {})
+        freshest = min(unchanged.values(), default=0)
+        for name, seconds in unchanged.items():
+            status = "stalled"
+            if seconds <= STALL_HOURS * 3600:
+                status = "moving"
+            elif event.get("cache_stale") is True:
+                status = "cache stale"
+            elif freshest > STALL_HOURS * 3600:
+                status = "all still"
             rows.append({
                 "account": event["account"], "input": event["input"], "source_feed": name,
                 "hours_unchanged": round(seconds / 3600, 1), "seconds": seconds,
-                "status": "stalled" if seconds > STALL_HOURS * 3600 else "moving",
+                "status": status,
             })  # fmt: skip
     rows.sort(key=lambda row: -row["seconds"])
     return _columns(rows, ["account", "input", "source_feed", "hours_unchanged", "status"])
@@ -248,7 +262,7 @@ def fixtures_for(events: Sequence[Row], log: Sequence[Row], now: datetime) -> Di
         "ds_by_source": lambda: _breakdown(events, "by_source", "source"),
         "ds_movers": lambda: _movers(events),
         "ds_latest_per_account": lambda: _latest_per_account(events),
-        "ds_source_feeds": lambda: _source_feeds(events),
+        "ds_source_feeds": lambda: _source_feeds(events, now),
         "ds_polls": lambda: _columns(logs, ["_time", "action", "account", "input"]),
         "ds_poll_outcomes": lambda: _poll_outcomes(logs),
         "ds_last_error": lambda: _last_error(logs),

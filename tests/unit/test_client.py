@@ -12,11 +12,12 @@ from typing import List
 import pytest
 
 from socdefenders.account import AccountSettings, AuthHeader
-from socdefenders.client import MAX_BODY_BYTES, StatsClient
+from socdefenders.client import MAX_BODY_BYTES, RateLimit, StatsClient
 from socdefenders.errors import CollectionError, ErrorCategory, ResponseError, TransportError
 from socdefenders.retry import RetryPolicy
+from socdefenders.whole_numbers import whole_number
 from tests.support.clients import account_for, closed_port
-from tests.support.vendor_api import EXPIRED_KEY, FREE_KEY, PRO_KEY, Fault, VendorApi
+from tests.support.vendor_api import EXPIRED_KEY, FREE_KEY, PRO_KEY, SEED_BODY, Fault, VendorApi
 
 USER_AGENT = "TA-socdefenders/9.9.9"
 SECRETS = (PRO_KEY, FREE_KEY, EXPIRED_KEY)
@@ -258,3 +259,38 @@ def test_error_body_that_is_not_json_still_gives_the_status(vendor_api, fake_tim
     error = fetch_error(client_for(account_for(vendor_api), fake_time))
     assert (error.status, error.error_code, error.category) == (418, None, ErrorCategory.SERVER)
     assert error.request_id.startswith("req_")  # from the X-Request-Id header
+
+
+NOT_ASCII_DIGITS = ["\u00b2", "\u00b9\u00b2", "\u0661\u0660", "\uff11\uff12", "-1", "1.5", "0x10"]
+
+
+@pytest.mark.parametrize("text", ["0", "7", " 42 ", "0099", "9" * 19])
+def test_whole_numbers_are_ascii_digits_only(text: str) -> None:
+    assert whole_number(text) == int(text)
+
+
+@pytest.mark.parametrize("text", [*NOT_ASCII_DIGITS, "", " ", None, "1" * 20, "1 2"])
+def test_anything_else_is_not_a_whole_number(text) -> None:
+    assert whole_number(text) is None
+
+
+def test_malformed_number_headers_on_a_200_are_ignored_not_a_crash(vendor_api, fake_time) -> None:
+    headers = {name: "\u00b2" for name in ("X-RateLimit-Limit", "X-RateLimit-Remaining",
+                                           "X-RateLimit-Reset", "X-Cache-Age-Seconds")}  # fmt: skip
+    vendor_api.script(Fault.json(SEED_BODY, headers=headers))  # sent as the latin-1 byte B2
+    response = client_for(account_for(vendor_api), fake_time).fetch()
+    assert response.rate_limit == RateLimit()
+    assert response.cache.age_seconds is None
+    assert [ignored.name for ignored in response.cache.ignored] == ["X-Cache-Age-Seconds"]
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [Fault.status(503, headers={"Retry-After": "\u00b2"}),
+     Fault.status(429, "rate_limit_exceeded", headers={"X-RateLimit-Reset": "\u00b2"})],
+    ids=["retry-after", "ratelimit-reset"],
+)  # fmt: skip
+def test_a_malformed_wait_header_falls_back_to_the_backoff(vendor_api, fake_time, fault) -> None:
+    vendor_api.script(fault)
+    client_for(account_for(vendor_api), fake_time).fetch()
+    assert fake_time.waits == [0.5]  # the first backoff (rand 0.5 of 1 s), not a crash

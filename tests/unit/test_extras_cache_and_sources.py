@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any, Dict, Optional
@@ -16,6 +17,7 @@ from socdefenders.checkpoint import checkpoint_state, previous_from_state
 from socdefenders.client import ApiResponse, RateLimit
 from socdefenders.errors import CheckpointError, ResponseError
 from socdefenders.event import MAX_EXTRA_BYTES, event_text
+from socdefenders.extras import MAX_EXTRA_DEPTH
 from socdefenders.poll import PollResult, poll
 from socdefenders.retry import server_requested_wait
 from socdefenders.snapshot import MAPS, parse_snapshot
@@ -70,6 +72,14 @@ def test_extras_are_carried_verbatim_under_api_extra() -> None:
     assert result.notes == ()
 
 
+def test_api_extra_is_written_last_so_a_large_one_never_hides_the_fixed_fields() -> None:
+    document = {**SEED_BODY, **extras_of_size(MAX_EXTRA_BYTES)}
+    result = poll_once(document, T0, headers=GOOD)
+    assert list(result.event)[-3:] == ["request_id", "schema_version", "api_extra"]
+    text = result.event_json()
+    assert text.index('"schema_version":1,"api_extra":{"padding":"xxx') < 1024
+
+
 def test_no_extras_no_api_extra() -> None:
     event = poll_once(SEED_BODY, T0).event
     assert "api_extra" not in event
@@ -95,12 +105,29 @@ def test_a_key_twice_in_an_extra_is_carried_with_its_last_value() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "extras"),
+    [(SEED_TEXT + ', "trend": 1, "trend": 2', {"trend": 2}),
+     (SEED_TEXT.replace('"totals": {', '"totals": {"trend": 1, "trend": 2, ', 1),
+      {"totals": {"trend": 2}})],
+    ids=["body", "totals"],
+)  # fmt: skip
+def test_an_extra_written_twice_keeps_its_last_value_and_an_event_is_written(text, extras):
+    client = FakeClient()
+    client.answers.append(replace(answer({}), body=("{" + text + "}").encode()))
+    result = poll(client, account_name="prod", input_name="prod_stats", previous=None,
+                  now=lambda: T0)  # fmt: skip
+    assert result.event["api_extra"] == extras
+    assert result.event["totals"] == SEED_BODY["totals"]
+
+
+@pytest.mark.parametrize(
     "body",
-    ["{" + SEED_TEXT + ', "x": 1, "x": 2}',
+    ["{" + SEED_TEXT + ', "last_updated": "2024-01-15T10:00:00Z"}',
+     "{" + SEED_TEXT + ', "totals": {"by_type": {}, "by_category": {}, "by_source": {}}}',
      "{" + SEED_TEXT.replace('"by_type": {', '"by_type": {"md5": 1, ', 1) + "}",
      "{" + SEED_TEXT.replace('"totals": {', '"totals": {"by_source": {}, ', 1) + "}",
      "{" + SEED_TEXT + ', "x": NaN}'],
-    ids=["body", "map", "totals", "nan-in-an-extra"],
+    ids=["last_updated", "totals-in-body", "map", "totals", "nan-in-an-extra"],
 )  # fmt: skip
 def test_a_key_twice_where_the_answer_is_validated_is_refused(body: str) -> None:
     with pytest.raises(ResponseError, match=r"appears twice in one object|is not a JSON number"):
@@ -123,6 +150,25 @@ def test_an_answer_echoing_the_key_never_puts_it_in_the_event() -> None:
     }
     assert FAKE_KEY not in result.event_json()
     assert FAKE_KEY not in json.dumps(result.checkpoint)
+
+
+@pytest.mark.parametrize(
+    ("key", "extras", "scrubbed"),
+    [('sk_"live\\_1', {'sk_"live\\_1': 'a sk_"live\\_1 b'}, {"********": "a ******** b"}),
+     ("nsk_live_1", {"note": "x\nsk_live_1", "n": ["nsk_live_1nsk_live_1"]},
+      {"note": "x\nsk_live_1", "n": ["****************"]})],
+    ids=["quote-and-backslash-in-the-key", "just-after-an-escape"],
+)  # fmt: skip
+def test_the_key_is_scrubbed_from_every_text_of_the_extras_whatever_it_holds(
+    key: str, extras: Dict[str, Any], scrubbed: Dict[str, Any]
+) -> None:
+    client = FakeClient()
+    client.account = SimpleNamespace(api_key=key)
+    client.answers.append(answer({**SEED_BODY, **extras}))
+    result = poll(client, account_name="prod", input_name="prod_stats", previous=None,
+                  now=lambda: T0)  # fmt: skip
+    assert result.event["api_extra"] == scrubbed  # each text scrubbed, none corrupted
+    assert json.loads(result.event_json()) == result.event
 
 
 def extras_of_size(size: int) -> Dict[str, Any]:
@@ -159,7 +205,19 @@ def deep_body(depth: int) -> bytes:
     )
 
 
-def test_extras_nested_as_deep_as_json_reads_are_written_or_dropped_never_a_crash() -> None:
+def poll_body(body: bytes) -> PollResult:
+    client = FakeClient()
+    client.answers.append(ApiResponse(body, None, RateLimit(), 1, 0.0))
+    return poll(client, account_name="a", input_name="i", previous=None, now=lambda: T0)
+
+
+def test_extras_100_levels_deep_are_written() -> None:
+    result = poll_body(deep_body(MAX_EXTRA_DEPTH - 1))  # api_extra itself is a level
+    assert result.event["api_extra"] == {"deep": json.loads(deep_body(MAX_EXTRA_DEPTH - 1))["deep"]}
+    assert result.notes == ()
+
+
+def test_extras_nested_as_deep_as_json_reads_are_dropped_with_their_size_and_why() -> None:
     def readable(depth: int) -> bool:
         try:
             parse_snapshot(deep_body(depth))
@@ -171,17 +229,21 @@ def test_extras_nested_as_deep_as_json_reads_are_written_or_dropped_never_a_cras
     while low < high:
         middle = (low + high + 1) // 2
         low, high = (middle, high) if readable(middle) else (low, middle - 1)
-    client = FakeClient()
-    client.answers.append(ApiResponse(deep_body(low - 20), None, RateLimit(), 1, 0.0))  # frames
-    result = poll(client, account_name="a", input_name="i", previous=None, now=lambda: T0)
-    if "api_extra" in result.event:
+    for depth in (MAX_EXTRA_DEPTH, low - 20):  # 20: frames for the poll's own calls
+        result = poll_body(deep_body(depth))
+        assert "api_extra" not in result.event
+        assert result.event["api_extra_dropped_bytes"] == len('{"deep":}') + 2 * depth
         assert json.loads(result.event_json()) == result.event
-    else:
-        assert result.event["api_extra_dropped_bytes"] > MAX_EXTRA_BYTES
-        assert json.loads(result.event_json()) == result.event
+        (note,) = result.notes
+        assert note.level == logging.WARNING
+        assert note.fields["reason"] == "api_extra nests deeper than 100 levels"
+        assert note.fields["keys"] == "deep"
 
 
-# -- the error line of an unreadable shape names the keys received ----------------------
+def test_the_warning_of_oversized_extras_says_they_are_too_large() -> None:
+    result = poll_once({**SEED_BODY, **extras_of_size(MAX_EXTRA_BYTES + 1)}, T0)
+    (note,) = result.notes
+    assert note.fields["reason"] == "api_extra is larger than 65536 bytes"
 
 
 def test_a_body_without_totals_names_the_top_level_keys_received() -> None:
@@ -245,6 +307,7 @@ def test_an_absent_header_leaves_only_its_field_out(absent: str) -> None:
 @pytest.mark.parametrize(
     ("header", "value"),
     [("X-Cache-Updated-At", "yesterday"), ("X-Cache-Updated-At", UPDATED + " " * 60 + "x"),
+     ("X-Cache-Updated-At", "Mon, 32 Jan 2024 10:10:00 GMT"),
      ("X-Cache-Age-Seconds", "-5"), ("X-Cache-Age-Seconds", "3.5"), ("X-Cache-Age-Seconds", "٣"),
      ("X-Cache-Age-Seconds", "9" * 30), ("X-Cache-Age-Seconds", "9" * 5000),
      ("X-Cache-Stale", "yes"), ("X-Cache-Stale", "")],
@@ -282,6 +345,23 @@ def test_cache_refreshed_says_whether_the_cache_time_changed() -> None:
     later = poll_once(SEED_BODY, T0 + timedelta(minutes=10), same.checkpoint, headers=newer)
     assert later.event["cache_refreshed"] is True
     assert later.checkpoint["cache_updated_at"] == LATER
+
+
+@pytest.mark.parametrize(
+    ("same", "newer"),
+    [("Mon, 15 Jan 2024 10:10:00 GMT", "Mon, 15 Jan 2024 10:20:00 GMT"),
+     ("Monday, 15-Jan-24 10:10:00 GMT", "Monday, 15-Jan-24 10:20:00 GMT"),
+     ("Mon Jan 15 10:10:00 2024", "Mon Jan 15 10:20:00 2024")],
+    ids=["imf-fixdate", "rfc-850", "asctime"],
+)  # fmt: skip
+def test_an_http_date_cache_time_is_kept_as_sent_and_compared_as_an_instant(same, newer) -> None:
+    first = poll_once(SEED_BODY, T0, headers=GOOD)  # ISO 8601 2024-01-15T10:10:00Z
+    again = poll_once(SEED_BODY, T0, first.checkpoint, {**GOOD, "X-Cache-Updated-At": same})
+    assert again.event["cache_updated_at"] == again.checkpoint["cache_updated_at"] == same
+    assert again.event["cache_refreshed"] is False
+    assert again.notes == ()
+    later = poll_once(SEED_BODY, T0, again.checkpoint, {**GOOD, "X-Cache-Updated-At": newer})
+    assert later.event["cache_refreshed"] is True
 
 
 def test_cache_refreshed_needs_the_header_on_both_snapshots() -> None:

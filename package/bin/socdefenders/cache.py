@@ -1,9 +1,10 @@
 """The vendor's cache headers: how fresh the figures of one answer are.
 
 The stats answer is pre-computed and refreshed every 10 minutes; each answer says when
-(``X-Cache-Updated-At``), how old its figures are (``X-Cache-Age-Seconds``) and whether a
-scheduled refresh was missed (``X-Cache-Stale``). Each is kept only when present and
-well-formed; a malformed one is set aside (the poll logs it at DEBUG), never an error.
+(``X-Cache-Updated-At``, ISO 8601 or an RFC 7231 HTTP-date), how old its figures are
+(``X-Cache-Age-Seconds``) and whether a scheduled refresh was missed (``X-Cache-Stale``).
+Each is kept only when present and well-formed; a malformed one is set aside (the poll
+logs it at DEBUG), never an error.
 """
 
 from __future__ import annotations
@@ -13,12 +14,21 @@ from datetime import datetime
 from typing import Mapping, Optional, Tuple
 
 from .snapshot import MAX_COUNT, parse_timestamp
+from .timestamps import http_date
+from .whole_numbers import whole_number
 
 UPDATED_AT = "X-Cache-Updated-At"
 AGE_SECONDS = "X-Cache-Age-Seconds"
 STALE = "X-Cache-Stale"
 MAX_HEADER_CHARS = 64  # a timestamp, a number or a word: anything longer is not one
-REFRESH_SECONDS = 600  # the vendor's documented refresh period
+
+
+def cache_time(text: str) -> datetime:
+    """The instant of an ``X-Cache-Updated-At`` text: ISO 8601, or an HTTP-date."""
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        return http_date(text)
 
 
 @dataclass(frozen=True)
@@ -54,17 +64,16 @@ class CacheHeaders:
             try:
                 if len(updated_at) > MAX_HEADER_CHARS:
                     raise ValueError("too long")
-                updated_at_time = parse_timestamp(updated_at)
+                updated_at_time = cache_time(updated_at)
             except ValueError:
-                ignore(UPDATED_AT, updated_at, "not an ISO 8601 date-time")
+                ignore(UPDATED_AT, updated_at, "neither an ISO 8601 date-time nor an HTTP-date")
                 updated_at = None
         age: Optional[int] = None
         age_text = text(AGE_SECONDS)
         if age_text is not None:
-            digits = age_text.isascii() and age_text.isdigit() and len(age_text) <= 19
-            if digits and int(age_text) <= MAX_COUNT:  # 19 digits: int() never refuses
-                age = int(age_text)
-            else:
+            age = whole_number(age_text)
+            if age is None or age > MAX_COUNT:
+                age = None
                 ignore(AGE_SECONDS, age_text, "not a whole, non-negative number of seconds")
         stale: Optional[bool] = None
         stale_text = text(STALE)

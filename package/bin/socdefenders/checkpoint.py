@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Dict, Mapping, Optional
 
+from .cache import cache_time
 from .errors import CheckpointError, ResponseError
 from .snapshot import MAPS, Snapshot, Totals, parse_counts, parse_timestamp
 from .timestamps import utc_iso
@@ -84,7 +85,7 @@ def _times(value: Any) -> Dict[str, datetime]:
 
 def _optional_time(value: Any) -> Optional[datetime]:
     try:
-        return None if value is None else parse_timestamp(str(value))
+        return None if value is None else cache_time(str(value))
     except ValueError:
         return None  # only the cache_refreshed of the next event is lost
 

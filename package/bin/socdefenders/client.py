@@ -22,6 +22,7 @@ from .cache import NO_CACHE_HEADERS, CacheHeaders
 from .errors import CollectionError
 from .http_errors import error_for_response, error_for_transport_failure, is_retryable_failure
 from .retry import RETRYABLE_STATUSES, RetryPolicy, server_requested_wait
+from .whole_numbers import whole_number
 
 STATS_PATH = "/api/v1/iocs/stats"
 MAX_BODY_BYTES = 2 * 1024 * 1024  # the documented answer is about 1 KB; thousands of feeds fit
@@ -40,15 +41,10 @@ class RateLimit:
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> RateLimit:
-        def number(name: str) -> Optional[int]:
-            value = str(headers.get(name, "")).strip()
-            # at most 19 digits: int() refuses more than 4300 (CVE-2020-10735)
-            return int(value) if value.isdigit() and len(value) <= 19 else None
-
         return cls(
-            number("X-RateLimit-Limit"),
-            number("X-RateLimit-Remaining"),
-            number("X-RateLimit-Reset"),
+            whole_number(headers.get("X-RateLimit-Limit")),
+            whole_number(headers.get("X-RateLimit-Remaining")),
+            whole_number(headers.get("X-RateLimit-Reset")),
         )
 
 
@@ -80,8 +76,8 @@ def request_headers(account: AccountSettings, user_agent: str) -> Dict[str, str]
 
 def read_capped(response: requests.Response, limit: int) -> Optional[bytes]:
     """The body, or ``None`` when it is larger than ``limit`` bytes (reading stops there)."""
-    declared = response.headers.get("Content-Length", "").strip()
-    if declared.isdigit() and int(declared) > limit:
+    declared = whole_number(response.headers.get("Content-Length"))
+    if declared is not None and declared > limit:
         return None
     received = bytearray()
     for chunk in response.iter_content(_CHUNK_BYTES):

@@ -6,11 +6,11 @@ import json
 import math
 import re
 from datetime import datetime
-from typing import Any, Dict, Iterable, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
 from .cache import NO_CACHE_HEADERS, CacheHeaders
 from .checkpoint import PreviousSnapshot
-from .log_fields import REDACTED
+from .extras import MAX_EXTRA_DEPTH, too_deep, written_size
 from .names import INPUT_TYPE
 from .snapshot import MAPS, Snapshot, Totals
 from .timestamps import utc_iso
@@ -32,32 +32,20 @@ def event_text(value: Any) -> str:
     return _NOT_IN_XML.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
-def without_secrets(extras: Dict[str, Any], secrets: Iterable[str]) -> Dict[str, Any]:
-    """The extras with each secret replaced, names included: an answer echoing the key
-    must not put it in an index. Extras too deep to serialize are returned as they are
-    (they are left out of the event anyway, see :func:`extras_size`)."""
-    try:
-        text = json.dumps(extras, ensure_ascii=False)
-    except RecursionError:
-        return extras
-    found = [secret for secret in secrets if secret and secret in text]
-    if not found:
-        return extras
-    for secret in found:
-        text = text.replace(secret, REDACTED)
-    return json.loads(text)
-
-
 def extras_size(snapshot: Snapshot) -> Optional[int]:
-    """UTF-8 bytes of the extras as the event writes them; ``None`` when they fit.
-
-    Measured one level down, as in the event, so what is measured can also be written."""
-    try:
-        wrapped = event_text({"api_extra": snapshot.extras}).encode("utf-8")
-        size = len(wrapped) - len(b'{"api_extra":}')
-    except RecursionError:  # nested too deeply to write at all: at most the whole body
-        size = max(snapshot.body_bytes, MAX_EXTRA_BYTES + 1)
+    """UTF-8 bytes of the extras as the event writes them; ``None`` when they are written
+    (no more than ``MAX_EXTRA_BYTES`` and no deeper than ``MAX_EXTRA_DEPTH``)."""
+    if too_deep(snapshot.extras):
+        return written_size(snapshot.extras, event_text)  # json.dumps may not reach as deep
+    size = len(event_text(snapshot.extras).encode("utf-8"))
     return size if size > MAX_EXTRA_BYTES else None
+
+
+def dropped_reason(snapshot: Snapshot) -> str:
+    """Why the extras were left out (for the WARNING)."""
+    if too_deep(snapshot.extras):
+        return f"api_extra nests deeper than {MAX_EXTRA_DEPTH} levels"
+    return f"api_extra is larger than {MAX_EXTRA_BYTES} bytes"
 
 
 def source_for(input_name: str) -> str:
@@ -103,8 +91,9 @@ def build_event(
     cache: CacheHeaders = NO_CACHE_HEADERS,
     source_since: Optional[Mapping[str, datetime]] = None,
 ) -> Dict[str, Any]:
-    """The event data. ``delta``, ``seconds_since_previous`` and ``source_unchanged_seconds``
-    only when there is a previous snapshot (the last one from ``source_since``)."""
+    """The event data, ``api_extra`` last. ``delta``, ``seconds_since_previous`` and
+    ``source_unchanged_seconds`` only when there is a previous snapshot (the last one from
+    ``source_since``)."""
     age = (collected_at - snapshot.last_updated_at).total_seconds()
     event: Dict[str, Any] = {
         "collected_at": utc_iso(collected_at),
@@ -128,13 +117,14 @@ def build_event(
                 for source, since in source_since.items()
             }
     event.update(cache_fields(cache, previous))
-    if snapshot.extras:
-        dropped = extras_size(snapshot)
-        if dropped is None:
-            event["api_extra"] = snapshot.extras
-        else:
-            event["api_extra_dropped_bytes"] = dropped
+    dropped = extras_size(snapshot) if snapshot.extras else None
+    if dropped is not None:
+        event["api_extra_dropped_bytes"] = dropped
     if request_id:
         event["request_id"] = request_id
     event["schema_version"] = EVENT_SCHEMA
+    if snapshot.extras and dropped is None:
+        # Last: up to 64 KiB of it must not push the fixed fields past the part of the
+        # event Splunk's automatic JSON extraction reads.
+        event["api_extra"] = snapshot.extras
     return event

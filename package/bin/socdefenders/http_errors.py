@@ -21,6 +21,7 @@ from requests.exceptions import (
 )
 
 from .errors import ApiError, CollectionError, ErrorCategory, ResponseError, TransportError
+from .whole_numbers import whole_number
 
 ACCOUNTS_PAGE = "Configuration > Accounts"
 PROXY_PAGE = "Configuration > Proxy"
@@ -55,11 +56,11 @@ def _vendor_error(body: Optional[bytes]) -> Dict[str, Optional[str]]:
 
 def reset_time(headers: Any) -> Optional[str]:
     """``X-RateLimit-Reset`` (a Unix time) as ISO 8601 UTC, or ``None``."""
-    value = str(headers.get("X-RateLimit-Reset", "")).strip()
-    if not value.isdigit():
+    value = whole_number(headers.get("X-RateLimit-Reset"))
+    if value is None:
         return None
     try:
-        moment = datetime.fromtimestamp(int(value), tz=timezone.utc)
+        moment = datetime.fromtimestamp(value, tz=timezone.utc)
     except (OverflowError, OSError, ValueError):
         return None
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -16,7 +16,8 @@ from .cache import CacheHeaders
 from .checkpoint import PreviousSnapshot, checkpoint_state, sources_since
 from .client import ApiResponse, StatsClient
 from .errors import ResponseError
-from .event import MAX_EXTRA_BYTES, build_event, event_text, without_secrets
+from .event import MAX_EXTRA_BYTES, build_event, dropped_reason, event_text
+from .extras import MAX_EXTRA_DEPTH, without_secrets
 from .snapshot import Snapshot, key_names, parse_snapshot
 from .timestamps import utc_now
 
@@ -90,7 +91,9 @@ def notes_for(event: Dict[str, Any], snapshot: Snapshot, cache: CacheHeaders) ->
                 "api_extra_dropped",
                 {
                     "api_extra_dropped_bytes": event["api_extra_dropped_bytes"],
+                    "reason": dropped_reason(snapshot),
                     "limit_bytes": MAX_EXTRA_BYTES,
+                    "limit_depth": MAX_EXTRA_DEPTH,
                     "keys": key_names(snapshot.extra_names()),
                     "effect": "the event carries the validated totals without api_extra",
                     "request_id": event.get("request_id") or "-",

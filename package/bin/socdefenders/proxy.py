@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from .conf_values import as_flag, as_text
 from .errors import ConfigurationError
+from .whole_numbers import whole_number
 
 PROXY_TYPES = ("http", "socks5")
 _FIX = "complete or turn off the proxy in Configuration > Proxy"
@@ -22,7 +23,8 @@ def proxy_url(stanza: Mapping[str, Any]) -> Optional[str]:
     host, port = as_text(stanza.get("proxy_url")), as_text(stanza.get("proxy_port"))
     if not host or not port:
         raise ConfigurationError("proxy", "the proxy is enabled but has no host or port", _FIX)
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
+    number = whole_number(port)
+    if number is None or not 1 <= number <= 65535:
         raise ConfigurationError("proxy_port", "the proxy port is not from 1 to 65535", _FIX)
     kind = as_text(stanza.get("proxy_type")).lower() or "http"
     if kind not in PROXY_TYPES:

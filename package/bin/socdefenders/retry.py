@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Callable, Mapping, Optional
+
+from .timestamps import http_date
+from .whole_numbers import whole_number
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 BUDGET_SHARE_OF_INTERVAL = 0.25  # a 60 s interval leaves 15 s for retries
@@ -55,15 +57,15 @@ def server_requested_wait(
     """
     retry_after = _header(headers, "Retry-After")
     if retry_after is not None:
-        text = retry_after.strip()
-        if text.isdigit():
-            return float(text)
+        seconds = whole_number(retry_after)
+        if seconds is not None:
+            return float(seconds)
         try:
-            return max(0.0, parsedate_to_datetime(text).timestamp() - now_epoch)
-        except (TypeError, ValueError, OverflowError):
+            return max(0.0, http_date(retry_after).timestamp() - now_epoch)
+        except ValueError:
             pass
     if status == 429:
-        reset = _header(headers, "X-RateLimit-Reset")
-        if reset is not None and reset.strip().isdigit() and len(reset.strip()) <= 19:
-            return max(0.0, int(reset.strip()) - now_epoch)  # int() refuses 4300+ digits
+        reset = whole_number(_header(headers, "X-RateLimit-Reset"))
+        if reset is not None:
+            return max(0.0, reset - now_epoch)
     return None

@@ -7,9 +7,10 @@ cannot be read, the error names the keys that were received (names only, bounded
 
 Whatever else the answer holds (members other than ``totals`` and ``last_updated``, and
 members of ``totals`` other than the three maps) is kept verbatim as the snapshot's
-``extras``: it is never validated, so it never makes an answer invalid (a key written
-twice is refused only in the body, ``totals`` and the maps). The body as a whole must
-still be JSON: NaN or Infinity anywhere is not.
+``extras``: it is never validated, so it never makes an answer invalid. A key written
+twice is refused only where it is a key that is read (``totals`` or ``last_updated`` in
+the body, a map in ``totals``, any key inside a map); a duplicated extra keeps its last
+value. The body as a whole must still be JSON: NaN or Infinity anywhere is not.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, Iterable, List, Mapping, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from .errors import ResponseError  # not a ValueError: passes through json.loads hooks
 
@@ -117,33 +118,37 @@ def parse_timestamp(text: str) -> datetime:
 
 
 class _Ambiguous(dict):
-    """An object with a key written twice (the last value kept, as JSON parsers do).
+    """An object with keys written twice (the last value kept, as JSON parsers do).
 
-    Refused where the answer is validated (the body, ``totals`` and its maps: which count
-    would be meant?); carried as it is in the extras, which are never validated.
+    A duplicate is refused where it is a key that is read (which count would be meant?);
+    one that is an extra is carried with its last value, as extras are never validated.
     """
 
-    duplicate = ""
+    duplicates: Tuple[str, ...] = ()
 
 
 def _mark_duplicates(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
     document: Dict[str, Any] = {}
-    duplicate = None
+    duplicates: List[str] = []
     for key, value in pairs:
-        if key in document and duplicate is None:
-            duplicate = key
+        if key in document and key not in duplicates:
+            duplicates.append(key)
         document[key] = value
-    if duplicate is None:
+    if not duplicates:
         return document
     ambiguous = _Ambiguous(document)
-    ambiguous.duplicate = duplicate
+    ambiguous.duplicates = tuple(duplicates)
     return ambiguous
 
 
-def unambiguous(value: Any) -> Any:
-    """``value``, unless it is an object in which a key was written twice."""
+def unambiguous(value: Any, known: Optional[Iterable[str]] = None) -> Any:
+    """``value``, unless it is an object in which a key was written twice.
+
+    With ``known``, only those keys may not be written twice (the others are extras)."""
     if isinstance(value, _Ambiguous):
-        raise invalid(f"the key {json.dumps(value.duplicate)[:80]} appears twice in one object")
+        refused = [key for key in value.duplicates if known is None or key in known]
+        if refused:
+            raise invalid(f"the key {json.dumps(refused[0])[:80]} appears twice in one object")
     return value
 
 
@@ -183,10 +188,10 @@ def parse_counts(totals: Mapping[str, Any], name: str) -> Dict[str, int]:
 
 def parse_snapshot(body: bytes) -> Snapshot:
     """Validate a 200 body; anything beyond the documented members is kept as extras."""
-    document = unambiguous(decode_json(body))
+    document = unambiguous(decode_json(body), KNOWN_KEYS)
     if not isinstance(document, dict):
         raise invalid(f"the body is a JSON {type(document).__name__}, not an object")
-    totals = unambiguous(document.get("totals"))
+    totals = unambiguous(document.get("totals"), MAPS)
     if not isinstance(totals, dict):
         raise unreadable("totals is missing or not an object", document)
     last_updated = document.get("last_updated")
