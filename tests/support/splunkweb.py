@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any, List, Optional, Tuple
 from urllib.parse import urlsplit
 
+from tests.support.loopback import LoopbackServer
+
 LOCALE = "en-US"
 BUILD = "1796162014"  # the build number the add-on's base.html was generated with
 USERNAME = "admin"
@@ -90,7 +92,7 @@ class _Server(ThreadingHTTPServer):
 Answer = Tuple[int, List[Tuple[str, str]], bytes]
 
 
-class SplunkWeb:
+class SplunkWeb(LoopbackServer):
     """Splunk Web for one add-on and one logged-in admin, proxying to ``splunkd``."""
 
     def __init__(self, app_dir: Path, splunkd: Any, *, theme: str = "light") -> None:
@@ -105,7 +107,6 @@ class SplunkWeb:
         self._server = _Server(self)
         self.port = self._server.server_port
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread: Optional[threading.Thread] = None
         parser = configparser.ConfigParser(interpolation=None)
         parser.read(app_dir / "default" / "app.conf")
         self.app_build = parser.get("install", "build", fallback="1")
@@ -126,25 +127,6 @@ class SplunkWeb:
     @property
     def csrf_cookie(self) -> str:
         return f"splunkweb_csrf_token_{self.port}"
-
-    def start(self) -> SplunkWeb:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=10)
-        self._server.server_close()
-
-    def __enter__(self) -> SplunkWeb:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     # -- answers ------------------------------------------------------------------------
     def answer(self, method: str, target: str, headers: Any, body: bytes) -> Answer:
