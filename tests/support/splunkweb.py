@@ -12,8 +12,8 @@ asks Splunk Web for when an admin opens the add-on (see the shared
   ``/en-US/i18ncatalog?autoload=1``: the (almost empty) localisation scripts;
 * ``/en-US/static/@<build>/app/<app>/<path>``: ``appserver/static/<path>``, unmodified;
 * ``/en-US/splunkd/__raw/<path>``: proxied to splunkd with the session's key. A write
-  (any method but GET/HEAD) needs ``X-Splunk-Form-Key`` equal to the CSRF cookie, or
-  Splunk Web answers 401 without asking splunkd.
+  (any method but GET/HEAD) needs ``X-Splunk-Form-Key`` equal to the CSRF cookie and
+  ``X-Requested-With: XMLHttpRequest``, or Splunk Web answers 401 without asking splunkd.
 
 Not served, as on a Splunk without them: the header bar (``build/api/layout.js``) and the
 theme script; the page logs "Unable to load layout" and renders without Splunk's header.
@@ -197,6 +197,7 @@ class SplunkWeb(LoopbackServer):
                 not form_key
                 or form_key != self.csrf_token
                 or sent.get(self.csrf_cookie) != form_key
+                or headers.get("X-Requested-With") != "XMLHttpRequest"
             ):
                 return self._text(
                     401, "Splunk cannot authenticate the request. CSRF validation failed."
