@@ -57,18 +57,34 @@ def test_static_files_come_from_appserver_and_nowhere_else(web, installed_app) -
     assert call(web, "GET", "/en-US/static/@1/build/api/layout.js")[0] == 404
 
 
+JOBS = "/en-US/splunkd/__raw/services/search/jobs"
+FORM = {"Content-Type": "application/x-www-form-urlencoded", "X-Requested-With": "XMLHttpRequest"}
+
+
 def test_a_write_without_the_form_key_never_reaches_splunkd(web) -> None:
     before = len(web.splunkd.requests)
-    path = "/en-US/splunkd/__raw/services/search/jobs"
-    form = {"Content-Type": "application/x-www-form-urlencoded"}
-    assert call(web, "POST", path, form, b"search=x")[0] == 401
-    wrong = {**form, "X-Splunk-Form-Key": "guess", "Cookie": f"{web.csrf_cookie}=guess"}
-    assert call(web, "POST", path, wrong, b"search=x")[0] == 401
+    assert call(web, "POST", JOBS, FORM, b"search=x")[0] == 401
+    wrong = {**FORM, "X-Splunk-Form-Key": "guess", "Cookie": f"{web.csrf_cookie}=guess"}
+    assert call(web, "POST", JOBS, wrong, b"search=x")[0] == 401
     assert len(web.splunkd.requests) == before
-    right = {**form, "X-Splunk-Form-Key": web.csrf_token,
+    right = {**FORM, "X-Splunk-Form-Key": web.csrf_token,
              "Cookie": f"{web.csrf_cookie}={web.csrf_token}"}  # fmt: skip
-    assert call(web, "POST", path, right, b"search=x")[0] == 201
+    assert call(web, "POST", JOBS, right, b"search=x")[0] == 201
     assert web.splunkd.requests[-1].authorized  # with the session's key
+
+
+@pytest.mark.parametrize("requested_with", [None, "fetch"], ids=["absent", "not-xhr"])
+def test_a_write_without_x_requested_with_never_reaches_splunkd(web, requested_with) -> None:
+    """Splunk Web wants ``X-Requested-With: XMLHttpRequest`` on writes, with the form key."""
+    before = len(web.splunkd.requests)
+    headers = {"Content-Type": "application/x-www-form-urlencoded",
+               "X-Splunk-Form-Key": web.csrf_token,
+               "Cookie": f"{web.csrf_cookie}={web.csrf_token}"}  # fmt: skip
+    if requested_with is not None:
+        headers["X-Requested-With"] = requested_with
+    assert call(web, "POST", JOBS, headers, b"search=x")[0] == 401
+    assert call(web, "DELETE", JOBS + "/sid1", headers)[0] == 401
+    assert len(web.splunkd.requests) == before
 
 
 def test_reads_are_proxied_with_the_session_key(web) -> None:

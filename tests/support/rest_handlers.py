@@ -69,10 +69,18 @@ class AddonRestHandlers:
         self.splunk_home = splunk_home
         self.handlers = admin_external_handlers(app_dir)
         (splunk_home / "var" / "log" / "splunk").mkdir(parents=True, exist_ok=True)
-        self.logs: List[str] = []  # each run's stderr: splunkd's python.log
-        self.runs = 0
+        self._stderr: List[str] = []  # each run's stderr: what splunkd puts in python.log
         self._lock = threading.Lock()
         splunkd.add_router(self.route)
+
+    def stderr(self) -> List[str]:
+        """What the handler scripts wrote to stderr since the last ``reset``."""
+        with self._lock:
+            return list(self._stderr)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._stderr.clear()
 
     def route(self, method: str, app: str, rest: List[str], query: Query, body: bytes):
         if app != emulator.APP or not rest or rest[0] not in self.handlers or len(rest) > 2:
@@ -127,8 +135,7 @@ class AddonRestHandlers:
             env=env, timeout=120, check=False,
         )  # fmt: skip
         with self._lock:
-            self.runs += 1
-            self.logs.append(result.stderr)
+            self._stderr.append(result.stderr)
         try:
             return json.loads(result.stdout)
         except ValueError:  # the script died before splunk.admin answered

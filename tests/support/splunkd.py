@@ -39,8 +39,10 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 try:
+    from tests.support.loopback import LoopbackServer
     from tests.support.tls import ServerCertificate, make_server_certificate
 except ImportError:  # imported as a top-level module, with tests/support on sys.path
+    from loopback import LoopbackServer  # type: ignore[no-redef]
     from tls import ServerCertificate, make_server_certificate  # type: ignore[no-redef]
 
 APP = "TA-socdefenders"
@@ -292,7 +294,7 @@ Route = Callable[[], _Reply]
 Router = Callable[[str, str, List[str], Dict[str, List[str]], bytes], Optional[Tuple[str, Route]]]
 
 
-class Splunkd:
+class Splunkd(LoopbackServer):
     """The splunkd REST endpoints the add-on and solnlib use, on https://127.0.0.1:<port>."""
 
     def __init__(
@@ -324,32 +326,9 @@ class Splunkd:
         self._faults: Dict[str, List[Optional[int]]] = {}  # kind -> [status, remaining]
         self._routers: List[Router] = []
         self._lock = threading.RLock()
-        self._thread: Optional[threading.Thread] = None
         self._server = _Server(("127.0.0.1", port), self.certificate.server_context(), self)
         self.port: int = self._server.server_port
         self.uri = f"https://127.0.0.1:{self.port}"
-
-    # -- life cycle -------------------------------------------------------------------
-    def start(self) -> Splunkd:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=10)
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> Splunkd:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     # -- state set-up -----------------------------------------------------------------
     def add_account(self, name: str, api_key: str, **fields: str) -> None:

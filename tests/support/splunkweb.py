@@ -12,8 +12,8 @@ asks Splunk Web for when an admin opens the add-on (see the shared
   ``/en-US/i18ncatalog?autoload=1``: the (almost empty) localisation scripts;
 * ``/en-US/static/@<build>/app/<app>/<path>``: ``appserver/static/<path>``, unmodified;
 * ``/en-US/splunkd/__raw/<path>``: proxied to splunkd with the session's key. A write
-  (any method but GET/HEAD) needs ``X-Splunk-Form-Key`` equal to the CSRF cookie, or
-  Splunk Web answers 401 without asking splunkd.
+  (any method but GET/HEAD) needs ``X-Splunk-Form-Key`` equal to the CSRF cookie and
+  ``X-Requested-With: XMLHttpRequest``, or Splunk Web answers 401 without asking splunkd.
 
 Not served, as on a Splunk without them: the header bar (``build/api/layout.js``) and the
 theme script; the page logs "Unable to load layout" and renders without Splunk's header.
@@ -36,6 +36,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, List, Optional, Tuple
 from urllib.parse import urlsplit
+
+from tests.support.loopback import LoopbackServer
 
 LOCALE = "en-US"
 BUILD = "1796162014"  # the build number the add-on's base.html was generated with
@@ -90,7 +92,7 @@ class _Server(ThreadingHTTPServer):
 Answer = Tuple[int, List[Tuple[str, str]], bytes]
 
 
-class SplunkWeb:
+class SplunkWeb(LoopbackServer):
     """Splunk Web for one add-on and one logged-in admin, proxying to ``splunkd``."""
 
     def __init__(self, app_dir: Path, splunkd: Any, *, theme: str = "light") -> None:
@@ -105,7 +107,6 @@ class SplunkWeb:
         self._server = _Server(self)
         self.port = self._server.server_port
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread: Optional[threading.Thread] = None
         parser = configparser.ConfigParser(interpolation=None)
         parser.read(app_dir / "default" / "app.conf")
         self.app_build = parser.get("install", "build", fallback="1")
@@ -126,25 +127,6 @@ class SplunkWeb:
     @property
     def csrf_cookie(self) -> str:
         return f"splunkweb_csrf_token_{self.port}"
-
-    def start(self) -> SplunkWeb:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=10)
-        self._server.server_close()
-
-    def __enter__(self) -> SplunkWeb:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     # -- answers ------------------------------------------------------------------------
     def answer(self, method: str, target: str, headers: Any, body: bytes) -> Answer:
@@ -215,6 +197,7 @@ class SplunkWeb:
                 not form_key
                 or form_key != self.csrf_token
                 or sent.get(self.csrf_cookie) != form_key
+                or headers.get("X-Requested-With") != "XMLHttpRequest"
             ):
                 return self._text(
                     401, "Splunk cannot authenticate the request. CSRF validation failed."

@@ -69,6 +69,7 @@ class Stack:
         self.writes.instance_type = ""
         self.splunkd.reset_requests()
         self.web.reset()
+        self.handlers.reset()
         self.api.reset()
         self.tls_api.reset()
 

@@ -38,10 +38,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Deque, Dict, List, Mapping, Optional, Tuple, Type
+from typing import Any, Deque, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
+from tests.support.loopback import LoopbackServer
 from tests.support.tls import (
     ServerCertificate,
     make_server_certificate,
@@ -425,7 +425,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.connection.close()
 
 
-class VendorApi:
+class VendorApi(LoopbackServer):
     """The vendor API on 127.0.0.1; a context manager. See the module docstring."""
 
     def __init__(
@@ -462,7 +462,7 @@ class VendorApi:
         self._issued: set = set()
         self._stopping = threading.Event()
         self._server: Optional[_Server] = None
-        self._thread: Optional[threading.Thread] = None
+        self._join_timeout = 5.0
         self._bind()
 
     # -- lifecycle -------------------------------------------------------------------
@@ -491,45 +491,19 @@ class VendorApi:
         """Full URL of the stats endpoint."""
         return self.base_url + STATS_PATH
 
+    def _thread_name(self) -> str:
+        return f"vendor-api-{self._port}"
+
     def start(self) -> VendorApi:
         """Serve in a daemon thread (binding the same port again after `stop`)."""
-        if self._thread is not None:
-            return self
-        if self._server is None:
-            self._bind()
-        self._stopping.clear()
-        server = self._server
-        assert server is not None
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"vendor-api-{self._port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
+        if self._thread is None:
+            self._stopping.clear()
+        return super().start()
 
     def stop(self) -> None:
         """Stop serving and close the port; delayed responses are abandoned."""
         self._stopping.set()
-        server, thread = self._server, self._thread
-        self._server, self._thread = None, None
-        if server is not None:
-            if thread is not None:
-                server.shutdown()
-                thread.join(5)
-            server.server_close()
-
-    def __enter__(self) -> VendorApi:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.stop()
+        super().stop()
 
     # -- test controls ---------------------------------------------------------------
 

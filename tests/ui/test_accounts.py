@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from tests.support.splunkd import ACCOUNT_CONF, ACCOUNT_REALM, ENCRYPTED
 from tests.support.ui_stack import REFUSED_KEY, ROTATED_KEY, Stack
-from tests.support.vendor_api import EXPIRED_KEY, FREE_KEY, PRO_KEY
+from tests.support.vendor_api import EXPIRED_KEY, FREE_KEY, PRO_KEY, VendorApi
 from tests.ui import ucc
 from tests.ui.conftest import Ui
 
@@ -23,6 +23,20 @@ def stored_key(stack: Stack, name: str) -> dict:
         if realm == ACCOUNT_REALM and user.startswith(name + "``splunk_cred_sep``")
     )  # fmt: skip
     return json.loads("".join(clear for _, clear in chunks[:-1])) if chunks else {}
+
+
+# The helpers below compare into a boolean first: a failed ``assert a == b`` on the key
+# itself would print it in the test output.
+def assert_stored_key(stack: Stack, name: str, key: str) -> None:
+    """storage/passwords holds exactly ``{"api_key": key}`` for account ``name``."""
+    holds_it = stored_key(stack, name) == {"api_key": key}
+    assert holds_it, f"storage/passwords does not hold the expected key (alone) for {name}"
+
+
+def assert_last_call_used(api: VendorApi, key: str) -> None:
+    """The vendor API's last request carried ``Authorization: Bearer <key>``."""
+    used_it = bool(api.requests) and api.requests[-1].header("Authorization") == f"Bearer {key}"
+    assert used_it, "the last API request did not carry the expected key"
 
 
 def open_add_dialog(ui: Ui):
@@ -93,8 +107,8 @@ def test_a_good_key_is_saved_and_kept_only_in_storage_passwords(ui: Ui) -> None:
     stanza = ui.stack.splunkd.confs[ACCOUNT_CONF]["prod"]
     assert stanza["api_key"] == ENCRYPTED
     assert stanza["base_url"] == ui.stack.api.base_url
-    assert stored_key(ui.stack, "prod") == {"api_key": PRO_KEY}
-    assert ui.stack.api.requests[-1].header("Authorization") == f"Bearer {PRO_KEY}"
+    assert_stored_key(ui.stack, "prod", PRO_KEY)
+    assert_last_call_used(ui.stack.api, PRO_KEY)
 
 
 def edit_good_account(ui: Ui, **changes: str) -> None:
@@ -112,15 +126,15 @@ def edit_good_account(ui: Ui, **changes: str) -> None:
 def test_edit_without_retyping_the_key_saves_the_other_field(ui: Ui) -> None:
     edit_good_account(ui, timeout="45")
     assert ui.stack.splunkd.confs[ACCOUNT_CONF]["prod"]["timeout"] == "45"
-    assert stored_key(ui.stack, "prod") == {"api_key": PRO_KEY}
+    assert_stored_key(ui.stack, "prod", PRO_KEY)
     # the edit is checked as the account it leaves behind: with the stored key
-    assert ui.stack.api.requests[-1].header("Authorization") == f"Bearer {PRO_KEY}"
+    assert_last_call_used(ui.stack.api, PRO_KEY)
 
 
 def test_edit_with_a_new_key_checks_and_stores_it(ui: Ui) -> None:
     edit_good_account(ui, api_key=ROTATED_KEY)
-    assert ui.stack.api.requests[-1].header("Authorization") == f"Bearer {ROTATED_KEY}"
-    assert stored_key(ui.stack, "prod") == {"api_key": ROTATED_KEY}
+    assert_last_call_used(ui.stack.api, ROTATED_KEY)
+    assert_stored_key(ui.stack, "prod", ROTATED_KEY)
     assert ui.stack.splunkd.confs[ACCOUNT_CONF]["prod"]["api_key"] == ENCRYPTED
 
 
@@ -184,7 +198,7 @@ def test_clone_makes_a_second_account_with_its_own_key(ui: Ui) -> None:
     ucc.save(page, ACCOUNTS, status=201)
     expect(ucc.row(page, "prod_copy")).to_be_visible()
     assert set(ui.stack.splunkd.confs[ACCOUNT_CONF]) == {"prod", "prod_copy"}
-    assert stored_key(ui.stack, "prod_copy") == {"api_key": PRO_KEY}
+    assert_stored_key(ui.stack, "prod_copy", PRO_KEY)
 
 
 def test_delete_removes_the_account_and_its_key(ui: Ui) -> None:

@@ -7,6 +7,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import pytest
 from playwright.sync_api import expect
 
 from socdefenders.names import CHECKPOINT_COLLECTION
@@ -40,11 +41,11 @@ def test_proxy_with_credentials_is_saved_and_its_password_encrypted(ui: Ui) -> N
     assert proxy["proxy_username"] == "svc_splunk"
     assert proxy["proxy_password"] == ENCRYPTED
     secrets = [v for (realm, _), v in ui.stack.splunkd.passwords.items() if realm == SETTINGS_REALM]
-    assert any(FAKE_PROXY_PASSWORD in value for value in secrets)
+    stored = any(FAKE_PROXY_PASSWORD in value for value in secrets)  # never printed
+    assert stored, "the proxy password is not in storage/passwords"
 
 
-def test_a_proxy_enabled_without_host_or_port_is_refused(ui: Ui) -> None:
-    """The tab itself asks for the port; the handler refuses what a REST client may send."""
+def test_a_proxy_enabled_without_a_port_is_stopped_by_the_tab(ui: Ui) -> None:
     page = ui.open("configuration")
     ucc.open_tab(page, "Proxy")
     ucc.set_checkbox(page, "proxy_enabled", True)
@@ -53,9 +54,30 @@ def test_a_proxy_enabled_without_host_or_port_is_refused(ui: Ui) -> None:
     expect(page.get_by_text("Field Port is required")).to_be_visible()
     assert ui.stack.splunkd.confs[SETTINGS_CONF]["proxy"]["proxy_enabled"] == ""
 
-    status, text = splunkd_post(ui, f"{SETTINGS}/proxy", {"proxy_enabled": "1"})
+
+NO_HOST_OR_PORT = "The proxy is enabled but has no host or port"
+PORT_RANGE = "The proxy port is not from 1 to 65535"
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        pytest.param({}, NO_HOST_OR_PORT, id="no-host-no-port"),
+        pytest.param({"proxy_port": "3128"}, NO_HOST_OR_PORT, id="no-host"),
+        pytest.param({"proxy_url": "proxy.example.internal"}, NO_HOST_OR_PORT, id="no-port"),
+        pytest.param({"proxy_url": "proxy.example.internal", "proxy_port": "0"}, PORT_RANGE,
+                     id="port-0"),
+        pytest.param({"proxy_url": "proxy.example.internal", "proxy_port": "65536"}, PORT_RANGE,
+                     id="port-65536"),
+    ],
+)  # fmt: skip
+def test_the_handler_refuses_an_enabled_proxy_it_could_not_use(
+    ui: Ui, form: dict, message: str
+) -> None:
+    """What a REST client may send past the tab: the handler's own hook refuses it."""
+    status, text = splunkd_post(ui, f"{SETTINGS}/proxy", {"proxy_enabled": "1", **form})
     assert status == 500
-    assert "The proxy settings were not saved: The proxy is enabled but has no host or port" in text
+    assert f"The proxy settings were not saved: {message}" in text
     assert "Configuration > Proxy" in text
     assert ui.stack.splunkd.confs[SETTINGS_CONF]["proxy"]["proxy_enabled"] == ""
 
@@ -125,9 +147,11 @@ def test_an_interval_below_60_is_refused(ui: Ui) -> None:
     with_account(ui)
     page = create_input(ui, interval="30")
     ucc.dialog(page).locator(".saveBtn").click()
-    expect(ucc.dialog(page)).to_contain_text("Interval")
+    expect(ucc.dialog(page)).to_contain_text("Interval must be between 60 and 86400")
     expect(ucc.dialog(page)).to_be_visible()
     assert not ui.stack.splunkd.confs.get(INPUTS_CONF)
+    sent = [r for r in ui.stack.splunkd.requests if r.method == "POST" and INPUTS in r.path]
+    assert not sent, "the refused input still reached splunkd"
 
 
 def test_an_input_is_edited_disabled_enabled_and_deleted_with_its_checkpoint(ui: Ui) -> None:
