@@ -262,28 +262,42 @@ def test_a_disabled_proxy_whose_password_is_missing_does_not_stop_the_poll(run, 
     assert result.log_lines("poll_failed") == []
 
 
-def test_a_proxy_password_missing_from_the_credential_store_is_a_configuration_error(
-    run, vendor_api
+def forget_the_api_key(splunkd) -> None:
+    splunkd.passwords.clear()
+
+
+def enabled_proxy_without_its_password(splunkd) -> None:
+    splunkd.set_proxy(port=str(closed_port()), username="svc", password=FAKE_PROXY_PASSWORD)
+    forget_the_proxy_password(splunkd)
+
+
+@pytest.mark.parametrize(
+    ("lose_the_secret", "message", "fix"),
+    [
+        (
+            enabled_proxy_without_its_password,
+            "the proxy password is missing from Splunk's credential store",
+            "enter it again in Configuration > Proxy",
+        ),
+        (
+            forget_the_api_key,
+            "the API key of account 'prod' is missing from Splunk's credential store",
+            "enter the key again in Configuration > Accounts",
+        ),
+    ],
+    ids=["proxy_password", "api_key"],
+)
+def test_a_secret_missing_from_the_credential_store_is_a_configuration_error(
+    run, vendor_api, lose_the_secret, message, fix
 ) -> None:
-    run.splunkd.set_proxy(port=str(closed_port()), username="svc", password=FAKE_PROXY_PASSWORD)
-    forget_the_proxy_password(run.splunkd)
+    lose_the_secret(run.splunkd)
     result = run()
     assert result.events == []
     record = failure_record(result)
     assert 'exc_l="Configuration Error"' in record
-    assert "the proxy password is missing from Splunk's credential store" in record
-    assert "enter it again in Configuration > Proxy" in record
+    assert message in record
+    assert fix in record
     assert vendor_api.requests == []
-
-
-def test_a_key_missing_from_the_credential_store_is_a_configuration_error(run) -> None:
-    run.splunkd.passwords.clear()
-    result = run()
-    assert result.events == []
-    record = failure_record(result)
-    assert 'exc_l="Configuration Error"' in record
-    assert "the API key of account 'prod' is missing from Splunk's credential store" in record
-    assert "enter the key again in Configuration > Accounts" in record
 
 
 def test_a_credential_store_answering_503_costs_four_tries_not_retries_of_retries(
