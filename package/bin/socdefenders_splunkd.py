@@ -224,10 +224,14 @@ class SplunkdConnection:
             )
         return stanza
 
+    @retry(exceptions=[binding.HTTPError])
+    def _server_info(self) -> Dict[str, Any]:
+        return self.service.info
+
     def is_splunk_cloud(self) -> bool:
         """Whether this is Splunk Cloud: ``server/info``'s ``instance_type`` is ``cloud``."""
         try:
-            info = retry(exceptions=[binding.HTTPError])(lambda: self.service.info)()
+            info = self._server_info()
         except binding.HTTPError as error:
             raise splunkd_error(error, "server/info") from None
         return str(info.get("instance_type") or "").lower() == "cloud"
