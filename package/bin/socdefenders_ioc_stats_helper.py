@@ -19,19 +19,19 @@ from splunklib import binding
 from splunklib import modularinput as smi
 
 from socdefenders.account import AccountSettings, parse_account
-from socdefenders.checkpoint import PreviousSnapshot, previous_from_state
-from socdefenders.client import StatsClient
+from socdefenders.client import ApiClient
 from socdefenders.errors import CheckpointError, CollectionError, ConfigurationError, ErrorCategory
-from socdefenders.event import source_for
 from socdefenders.input_config import check_input_parameters, check_interval
 from socdefenders.log_fields import SecretRedactor, format_fields
 from socdefenders.names import (
     LOG_NAME,
     SOURCETYPE,
 )
-from socdefenders.poll import poll
 from socdefenders.proxy import proxy_url
 from socdefenders.retry import RetryPolicy
+from socdefenders.stats.checkpoint import PreviousSnapshot, previous_from_state
+from socdefenders.stats.event import source_for
+from socdefenders.stats.poll import poll
 from socdefenders.timestamps import epoch_seconds
 
 DEFAULT_INTERVAL_SECONDS = 900
@@ -204,7 +204,7 @@ class InputRun:
         stored = self.splunkd.account(stanza.account)
         self.redactor.add([str(stored.get("api_key") or "")])
         account: AccountSettings = parse_account(stanza.account, stored)
-        client = StatsClient(
+        client = ApiClient(
             account,
             user_agent=self.user_agent,
             retry_policy=RetryPolicy.for_interval(stanza.interval),

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 from socdefenders.names import CHECKPOINT_COLLECTION
-from socdefenders.snapshot import parse_timestamp
+from socdefenders.stats.snapshot import parse_timestamp
 from socdefenders.timestamps import utc_iso
 from tests.support.modinput import make_splunk_home, run_input
 from tests.support.splunkd import Splunkd

@@ -12,9 +12,10 @@ from typing import List
 import pytest
 
 from socdefenders.account import AccountSettings, AuthHeader
-from socdefenders.client import MAX_BODY_BYTES, RateLimit, StatsClient
+from socdefenders.client import MAX_BODY_BYTES, ApiClient, RateLimit
 from socdefenders.errors import CollectionError, ErrorCategory, ResponseError, TransportError
 from socdefenders.retry import RetryPolicy
+from socdefenders.stats.cache import CacheHeaders
 from socdefenders.whole_numbers import whole_number
 from tests.support.clients import account_for, closed_port
 from tests.support.vendor_api import EXPIRED_KEY, FREE_KEY, PRO_KEY, SEED_BODY, Fault, VendorApi
@@ -38,8 +39,8 @@ class FakeTime:
         return self.now
 
 
-def client_for(account: AccountSettings, fake: FakeTime, **policy) -> StatsClient:
-    return StatsClient(
+def client_for(account: AccountSettings, fake: FakeTime, **policy) -> ApiClient:
+    return ApiClient(
         account,
         user_agent=USER_AGENT,
         retry_policy=RetryPolicy(**policy),
@@ -49,7 +50,7 @@ def client_for(account: AccountSettings, fake: FakeTime, **policy) -> StatsClien
     )
 
 
-def fetch_error(client: StatsClient) -> CollectionError:
+def fetch_error(client: ApiClient) -> CollectionError:
     with pytest.raises(CollectionError) as caught:
         client.fetch()
     error = caught.value
@@ -280,8 +281,9 @@ def test_malformed_number_headers_on_a_200_are_ignored_not_a_crash(vendor_api, f
     vendor_api.script(Fault.json(SEED_BODY, headers=headers))  # sent as the latin-1 byte B2
     response = client_for(account_for(vendor_api), fake_time).fetch()
     assert response.rate_limit == RateLimit()
-    assert response.cache.age_seconds is None
-    assert [ignored.name for ignored in response.cache.ignored] == ["X-Cache-Age-Seconds"]
+    cache = CacheHeaders.from_headers(response.headers)
+    assert cache.age_seconds is None
+    assert [ignored.name for ignored in cache.ignored] == ["X-Cache-Age-Seconds"]
 
 
 @pytest.mark.parametrize(

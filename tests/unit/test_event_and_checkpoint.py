@@ -8,10 +8,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from socdefenders.checkpoint import checkpoint_state, previous_from_state
 from socdefenders.errors import CheckpointError
-from socdefenders.event import build_event, map_delta, source_for
-from socdefenders.snapshot import parse_snapshot
+from socdefenders.stats.checkpoint import checkpoint_state, previous_from_state
+from socdefenders.stats.event import build_event, map_delta, source_for
+from socdefenders.stats.snapshot import parse_snapshot
 from socdefenders.timestamps import epoch_seconds, utc_iso
 from tests.support.vendor_api import SEED_BODY
 

@@ -12,15 +12,15 @@ from typing import Any, Dict, Optional
 
 import pytest
 
-from socdefenders.cache import CacheHeaders
-from socdefenders.checkpoint import checkpoint_state, previous_from_state
 from socdefenders.client import ApiResponse, RateLimit
 from socdefenders.errors import CheckpointError, ResponseError
-from socdefenders.event import MAX_EXTRA_BYTES, event_text
-from socdefenders.extras import MAX_EXTRA_DEPTH
-from socdefenders.poll import PollResult, poll
 from socdefenders.retry import server_requested_wait
-from socdefenders.snapshot import MAPS, parse_snapshot
+from socdefenders.stats.cache import CacheHeaders
+from socdefenders.stats.checkpoint import checkpoint_state, previous_from_state
+from socdefenders.stats.event import MAX_EXTRA_BYTES, event_text
+from socdefenders.stats.extras import MAX_EXTRA_DEPTH
+from socdefenders.stats.poll import PollResult, poll
+from socdefenders.stats.snapshot import MAPS, parse_snapshot
 from tests.support.vendor_api import NEWER_EXTRAS, NEWER_TOTALS_EXTRAS, SEED_BODY, newer_body
 
 FAKE_KEY = "sk_live_FAKE0unit00000000000000"
@@ -30,7 +30,7 @@ LATER = "2024-01-15T10:20:00Z"
 
 
 class FakeClient:
-    """Stands in for StatsClient: hands out prepared answers."""
+    """Stands in for ApiClient: hands out prepared answers."""
 
     api_host = "socdefenders.ai"
     account = SimpleNamespace(api_key=FAKE_KEY)
@@ -49,7 +49,7 @@ def answer(document: Any, headers: Optional[Dict[str, str]] = None) -> ApiRespon
         rate_limit=RateLimit(),
         attempts=1,
         elapsed_seconds=0.1,
-        cache=CacheHeaders.from_headers(headers or {}),
+        headers=headers or {},
     )
 
 

@@ -29,12 +29,12 @@ from hypothesis import event as label
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from socdefenders.cache import CacheHeaders
-from socdefenders.checkpoint import checkpoint_state, previous_from_state, sources_since
 from socdefenders.errors import ErrorCategory, ResponseError
-from socdefenders.event import build_event
-from socdefenders.poll import PollResult
-from socdefenders.snapshot import KNOWN_KEYS, MAPS, Snapshot, parse_snapshot
+from socdefenders.stats.cache import CacheHeaders
+from socdefenders.stats.checkpoint import checkpoint_state, previous_from_state, sources_since
+from socdefenders.stats.event import build_event
+from socdefenders.stats.poll import PollResult
+from socdefenders.stats.snapshot import KNOWN_KEYS, MAPS, Snapshot, parse_snapshot
 from tests.support.vendor_api import SEED_BODY
 
 FUZZ = settings(deadline=None, derandomize=True, database=None)

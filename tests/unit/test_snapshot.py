@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from socdefenders.errors import ErrorCategory, ResponseError
-from socdefenders.snapshot import parse_snapshot, parse_timestamp
+from socdefenders.stats.snapshot import parse_snapshot, parse_timestamp
 from tests.support.vendor_api import SEED_BODY
 
 

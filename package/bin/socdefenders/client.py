@@ -1,6 +1,8 @@
-"""HTTP client for ``GET /api/v1/iocs/stats``: one poll, with retries, as raw bytes.
+"""HTTP client of the SOC Defenders API: one ``GET`` with retries, as raw bytes.
 
-It returns the body of a 200 answer (size-capped) or raises a
+Both inputs use it: the stats input for ``GET /api/v1/iocs/stats``, the indicators input
+for each page of ``GET /api/v1/iocs``. It returns the body of a 200 answer (size-capped)
+or raises a
 :class:`~socdefenders.errors.CollectionError` that says what failed and how to fix it.
 Redirects are never followed, so the API key is only ever sent to the configured host.
 Proxies come only from the add-on's proxy settings (``trust_env`` is off: environment
@@ -11,14 +13,13 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
-from typing import Callable, Dict, Mapping, Optional
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit
 
 import requests
 
 from .account import AccountSettings, AuthHeader
-from .cache import NO_CACHE_HEADERS, CacheHeaders
 from .errors import CollectionError
 from .http_errors import error_for_response, error_for_transport_failure, is_retryable_failure
 from .retry import RETRYABLE_STATUSES, RetryPolicy, server_requested_wait
@@ -57,11 +58,18 @@ class ApiResponse:
     rate_limit: RateLimit
     attempts: int
     elapsed_seconds: float
-    cache: CacheHeaders = NO_CACHE_HEADERS
+    headers: Mapping[str, str] = field(default_factory=dict)  # as received (case-insensitive)
+
+
+QueryParams = Sequence[Tuple[str, Union[str, int]]]
+
+
+def api_url(base_url: str, path: str = STATS_PATH) -> str:
+    return base_url.rstrip("/") + path
 
 
 def stats_url(base_url: str) -> str:
-    return base_url.rstrip("/") + STATS_PATH
+    return api_url(base_url, STATS_PATH)
 
 
 def request_headers(account: AccountSettings, user_agent: str) -> Dict[str, str]:
@@ -87,8 +95,8 @@ def read_capped(response: requests.Response, limit: int) -> Optional[bytes]:
     return bytes(received)
 
 
-class StatsClient:
-    """Fetches the stats document for one account.
+class ApiClient:
+    """Fetches API answers for one account (the stats document unless told otherwise).
 
     ``sleep``, ``clock``, ``wall_clock`` and ``rand`` are injectable so the retry
     behaviour is tested without waiting.
@@ -108,8 +116,10 @@ class StatsClient:
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.account = account
+        self.base_url = account.base_url
         self.url = stats_url(account.base_url)
         self.api_host = urlsplit(self.url).hostname or ""
+        self.requests_sent = 0  # every attempt that reached the network, retries included
         self._headers = request_headers(account, user_agent)
         self._proxies = {"http": proxy_url, "https": proxy_url} if proxy_url else None
         self._policy = retry_policy
@@ -123,28 +133,47 @@ class StatsClient:
     def close(self) -> None:
         self._session.close()
 
-    def fetch(self) -> ApiResponse:
-        """One poll: retries transient failures within the policy's budget."""
+    def fetch(
+        self,
+        path: str = STATS_PATH,
+        params: Optional[QueryParams] = None,
+        *,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        retry_policy: Optional[RetryPolicy] = None,
+    ) -> ApiResponse:
+        """One ``GET`` of ``path`` with ``params``: retries transient failures within the
+        policy's budget (the client's own policy unless another is given)."""
+        policy = retry_policy or self._policy
+        url = api_url(self.base_url, path)
         started = self._clock()
         attempt = 0
         while True:
             attempt += 1
             try:
-                return self._attempt(attempt, started)
+                return self._attempt(url, params, max_body_bytes, attempt, started)
             except _RetryableError as retryable:
                 wait = retryable.wait
                 if wait is None:
-                    wait = self._policy.backoff(attempt, self._rand)
+                    wait = policy.backoff(attempt, self._rand)
                 spent = self._clock() - started
-                out_of_attempts = attempt >= self._policy.max_attempts
-                if out_of_attempts or spent + wait > self._policy.budget_seconds:
+                out_of_attempts = attempt >= policy.max_attempts
+                if out_of_attempts or spent + wait > policy.budget_seconds:
                     raise retryable.error.with_attempts(attempt, spent) from None
                 self._sleep(wait)
 
-    def _attempt(self, attempt: int, started: float) -> ApiResponse:
+    def _attempt(
+        self,
+        url: str,
+        params: Optional[QueryParams],
+        max_body_bytes: int,
+        attempt: int,
+        started: float,
+    ) -> ApiResponse:
+        self.requests_sent += 1
         try:
             response = self._session.get(
-                self.url,
+                url,
+                params=params,
                 headers=self._headers,
                 timeout=(
                     min(CONNECT_TIMEOUT_SECONDS, self.account.timeout_seconds),
@@ -160,10 +189,10 @@ class StatsClient:
         with response:
             try:
                 if response.status_code == 200:
-                    body = read_capped(response, MAX_BODY_BYTES)
+                    body = read_capped(response, max_body_bytes)
                     if body is None:
                         raise error_for_response(
-                            response, None, self.api_host, body_too_large=MAX_BODY_BYTES
+                            response, None, self.api_host, body_too_large=max_body_bytes
                         )
                     return ApiResponse(
                         body=body,
@@ -171,7 +200,7 @@ class StatsClient:
                         rate_limit=RateLimit.from_headers(response.headers),
                         attempts=attempt,
                         elapsed_seconds=self._clock() - started,
-                        cache=CacheHeaders.from_headers(response.headers),
+                        headers=response.headers,
                     )
                 error_body = read_capped(response, MAX_ERROR_BODY_BYTES)
             except requests.RequestException as failure:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Optional
 
 from .account import AccountSettings
-from .client import StatsClient
+from .client import ApiClient
 from .errors import CollectionError
-from .poll import snapshot_of
 from .retry import RetryPolicy
-from .snapshot import Snapshot
+from .stats.poll import snapshot_of
+from .stats.snapshot import Snapshot
 
 SAVE_CHECK_POLICY = RetryPolicy(max_attempts=1, budget_seconds=0.0)
 
@@ -25,7 +25,7 @@ def check_account_connection(
     proxy_url: Optional[str] = None,
 ) -> Snapshot:
     """Fetch and validate the stats once; raises ``CollectionError`` when that fails."""
-    client = StatsClient(
+    client = ApiClient(
         account,
         user_agent=user_agent,
         retry_policy=SAVE_CHECK_POLICY,

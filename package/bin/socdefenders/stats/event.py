@@ -8,12 +8,12 @@ import re
 from datetime import datetime
 from typing import Any, Dict, Mapping, Optional
 
+from ..names import INPUT_TYPE
+from ..timestamps import utc_iso
 from .cache import NO_CACHE_HEADERS, CacheHeaders
 from .checkpoint import PreviousSnapshot
 from .extras import MAX_EXTRA_DEPTH, too_deep, written_size
-from .names import INPUT_TYPE
 from .snapshot import MAPS, Snapshot, Totals
-from .timestamps import utc_iso
 
 EVENT_SCHEMA = 1
 MAX_EXTRA_BYTES = 64 * 1024  # larger extras are left out (api_extra_dropped_bytes says so)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
-from .errors import ResponseError  # not a ValueError: passes through json.loads hooks
+from ..errors import ResponseError  # not a ValueError: passes through json.loads hooks
 
 MAPS = ("by_type", "by_category", "by_source")
 MAX_COUNT = 2**63 - 1  # Splunk stores numbers as 64-bit integers: each count and each sum

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Iterable, List
 
-from .log_fields import REDACTED
+from ..log_fields import REDACTED
 
 MAX_EXTRA_DEPTH = 100  # extras nested deeper are left out of the event (see event.py)
 

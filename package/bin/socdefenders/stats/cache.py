@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Mapping, Optional, Tuple
 
+from ..timestamps import http_date
+from ..whole_numbers import whole_number
 from .snapshot import MAX_COUNT, parse_timestamp
-from .timestamps import http_date
-from .whole_numbers import whole_number
 
 UPDATED_AT = "X-Cache-Updated-At"
 AGE_SECONDS = "X-Cache-Age-Seconds"

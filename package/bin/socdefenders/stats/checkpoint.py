@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Dict, Mapping, Optional
 
+from ..errors import CheckpointError, ResponseError
+from ..timestamps import utc_iso
 from .cache import cache_time
-from .errors import CheckpointError, ResponseError
 from .snapshot import MAPS, Snapshot, Totals, parse_counts, parse_timestamp
-from .timestamps import utc_iso
 
 STATE_SCHEMA = 1
 

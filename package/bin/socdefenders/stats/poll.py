@@ -12,14 +12,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from ..client import ApiClient, ApiResponse
+from ..errors import ResponseError
+from ..timestamps import utc_now
 from .cache import CacheHeaders
 from .checkpoint import PreviousSnapshot, checkpoint_state, sources_since
-from .client import ApiResponse, StatsClient
-from .errors import ResponseError
 from .event import MAX_EXTRA_BYTES, build_event, dropped_reason, event_text
 from .extras import MAX_EXTRA_DEPTH, without_secrets
 from .snapshot import Snapshot, key_names, parse_snapshot
-from .timestamps import utc_now
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class PollResult:
     notes: Tuple[LogNote, ...] = ()
 
     def event_json(self) -> str:
-        """The event text (see :func:`~socdefenders.event.event_text`)."""
+        """The event text (see :func:`~socdefenders.stats.event.event_text`)."""
         return event_text(self.event)
 
     def log_fields(self) -> Dict[str, object]:
@@ -104,7 +104,7 @@ def notes_for(event: Dict[str, Any], snapshot: Snapshot, cache: CacheHeaders) ->
 
 
 def poll(
-    client: StatsClient,
+    client: ApiClient,
     *,
     account_name: str,
     input_name: str,
@@ -113,6 +113,7 @@ def poll(
 ) -> PollResult:
     """Fetch and validate one snapshot; raises ``CollectionError`` when there is none."""
     response = client.fetch()
+    cache = CacheHeaders.from_headers(response.headers)
     collected_at = now()
     snapshot = snapshot_of(response)
     if snapshot.extras:
@@ -128,16 +129,16 @@ def poll(
         api_host=client.api_host,
         previous=previous,
         request_id=response.request_id,
-        cache=response.cache,
+        cache=cache,
         source_since=since,
     )
     return PollResult(
         event=event,
         collected_at=collected_at,
         checkpoint=checkpoint_state(
-            snapshot, collected_at, source_since=since, cache_updated_at=response.cache.updated_at
+            snapshot, collected_at, source_since=since, cache_updated_at=cache.updated_at
         ),
         snapshot=snapshot,
         response=response,
-        notes=tuple(notes_for(event, snapshot, response.cache)),
+        notes=tuple(notes_for(event, snapshot, cache)),
     )
