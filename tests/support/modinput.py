@@ -25,7 +25,16 @@ from tests.support.splunkd import Splunkd, input_xml, parse_stream
 
 APP = "TA-socdefenders"
 INPUT_TYPE = "socdefenders_ioc_stats"
-LOG_FILE = "ta-socdefenders_socdefenders_ioc_stats.log"
+INDICATORS_INPUT_TYPE = "socdefenders_iocs"
+INPUT_TYPES = (INPUT_TYPE, INDICATORS_INPUT_TYPE)
+
+
+def log_file_name(input_type: str) -> str:
+    """The add-on's log file of one input type (solnlib's ``<app>_<name>.log``)."""
+    return f"ta-socdefenders_{input_type}.log"
+
+
+LOG_FILE = log_file_name(INPUT_TYPE)
 SUPPORT = Path(__file__).resolve().parent
 _RECORD_START = re.compile(r"\n(?=\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})")  # solnlib's log format
 
@@ -55,18 +64,24 @@ def make_splunk_home(root: Path, app_dir: Path) -> Path:
     if not (apps / APP).exists():
         (apps / APP).symlink_to(app_dir.resolve(), target_is_directory=True)
     (root / "var" / "log" / "splunk").mkdir(parents=True, exist_ok=True)
-    (root / "var" / "lib" / "splunk" / "modinputs" / INPUT_TYPE).mkdir(parents=True, exist_ok=True)
+    for input_type in INPUT_TYPES:
+        (root / "var" / "lib" / "splunk" / "modinputs" / input_type).mkdir(
+            parents=True, exist_ok=True
+        )
     return root
 
 
-def input_stanzas(inputs: Mapping[str, Mapping[str, str]]) -> Dict[str, Dict[str, str]]:
+def input_stanzas(
+    inputs: Mapping[str, Mapping[str, str]], input_type: str = INPUT_TYPE
+) -> Dict[str, Dict[str, str]]:
     """Full stanzas as splunkd passes them, from ``{input name: params}``."""
+    interval = "900" if input_type == INPUT_TYPE else "3600"
     stanzas = {}
     for name, params in inputs.items():
-        stanza = {"index": "main", "interval": "900", "host": "$decideOnStartup",
+        stanza = {"index": "main", "interval": interval, "host": "$decideOnStartup",
                   "disabled": "0", "python.version": "python3"}  # fmt: skip
         stanza.update(params)
-        stanzas[f"{INPUT_TYPE}://{name}"] = stanza
+        stanzas[f"{input_type}://{name}"] = stanza
     return stanzas
 
 
@@ -79,15 +94,16 @@ def run_input(
     session_key: Optional[str] = None,
     timeout: float = 120,
     runner: ProcessRunner = subprocess.run,
+    input_type: str = INPUT_TYPE,
 ) -> InputRun:
     """One process start of the input with these ``{input name: params}``, by ``runner``."""
-    log_file = splunk_home / "var" / "log" / "splunk" / LOG_FILE
+    log_file = splunk_home / "var" / "log" / "splunk" / log_file_name(input_type)
     log_before = log_file.stat().st_size if log_file.exists() else 0
     stdin = input_xml(
         server_uri=splunkd.uri,
         session_key=session_key or splunkd.session_key,
-        checkpoint_dir=str(splunk_home / "var" / "lib" / "splunk" / "modinputs" / INPUT_TYPE),
-        stanzas=input_stanzas(inputs),
+        checkpoint_dir=str(splunk_home / "var" / "lib" / "splunk" / "modinputs" / input_type),
+        stanzas=input_stanzas(inputs, input_type),
     )
     environment = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -95,7 +111,7 @@ def run_input(
         "PYTHONPATH": str(SUPPORT),  # the stand-in ``splunk`` package only
         "LANG": "C.UTF-8",
     }
-    script = splunk_home / "etc" / "apps" / APP / "bin" / f"{INPUT_TYPE}.py"
+    script = splunk_home / "etc" / "apps" / APP / "bin" / f"{input_type}.py"
     completed = runner(
         [python, "-B", "-s", "-S", str(script)],
         input=stdin,
