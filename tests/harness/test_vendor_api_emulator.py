@@ -216,7 +216,7 @@ def test_free_key_is_refused_with_403(api: VendorApi, http: requests.Session) ->
 
 
 def test_other_path_is_404(api: VendorApi, http: requests.Session) -> None:
-    response = get(http, api, "/api/v1/iocs", headers=BEARER)
+    response = get(http, api, "/api/v1/articles", headers=BEARER)
     assert response.status_code == 404
     assert error_of(response)["code"] == "not_found"
 

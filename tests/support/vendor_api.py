@@ -1,13 +1,24 @@
 """Loopback HTTPS emulator of the SOC Defenders vendor API (tests and `make demo` only).
 
-It serves ``GET /api/v1/iocs/stats`` as the vendor documents it (see
-``/work/shared/reference``): Bearer or ``X-API-Key`` auth, the documented error body
-``{"error": {"code", "message", "request_id"}}``, ``X-Request-Id`` and ``X-RateLimit-*``
-headers on every response, and a real per-key per-minute counter (Pro 1000, Free 10).
+It serves ``GET /api/v1/iocs/stats`` and ``GET /api/v1/iocs`` as the vendor documents
+them (see ``/work/shared/reference``): Bearer or ``X-API-Key`` auth, the documented error
+body ``{"error": {"code", "message", "request_id"}}``, ``X-Request-Id`` and
+``X-RateLimit-*`` headers on every response, a real per-key per-minute counter (Pro 1000,
+Free 10) and a per-key per-UTC-day counter (Pro 1,000,000, Free 1,000).
 
 Normal handling, in this order: non-GET -> 405; no/unknown/expired key -> 401; key over
-its per-minute limit -> 429; other path -> 404; Free key -> 403; else 200 with ``body``.
-Only active keys (Pro, Free) are counted; other requests report the Free limit, uncounted.
+its daily limit -> 429 (``X-RateLimit-Reset`` = next UTC midnight; the daily budget has no
+header of its own, as at the vendor); key over its per-minute limit -> 429; the list path
+-> a page of ``corpus`` (Free and Pro keys; 400 ``invalid_parameter`` for a bad ``limit``,
+``offset``, ``since``...); other path -> 404; Free key -> 403 (the stats need Pro); else
+200 with ``body``. Only active keys (Pro, Free) are counted; other requests report the
+Free limit, uncounted.
+
+The list is served from ``api.corpus``, a `tests.support.ioc_corpus.Corpus` (by default
+3,000 records dated by the wall clock; tests set their own, e.g. ``api.corpus =
+Corpus(20_000, order="ascending")``). Its query parameters are read as the vendor reads
+them (the first of a repeated name counts), its links point at this emulator, and its
+``between_pages`` hook runs after each page served.
 
 The seed's answer is the default. The vendor's newer documentation of the same endpoint
 is switchable: ``api.body = newer_body()`` adds extra members (names invented: the vendor
@@ -39,8 +50,9 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Deque, Dict, List, Mapping, Optional, Tuple
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
+from tests.support.ioc_corpus import IOCS_PATH, Corpus, ParameterError
 from tests.support.loopback import LoopbackServer
 from tests.support.tls import (
     ServerCertificate,
@@ -132,6 +144,14 @@ EXPIRED_KEY = "sk_live_FAKE0expired000000000000"
 FAKE_KEYS: Mapping[str, str] = {PRO_KEY: "pro", FREE_KEY: "free", EXPIRED_KEY: "expired"}
 TIERS = ("pro", "free", "expired")
 RATE_LIMITS: Mapping[str, int] = {"pro": 1000, "free": 10}  # requests per window
+DAILY_LIMITS: Mapping[str, int] = {"pro": 1_000_000, "free": 1_000}  # requests per UTC day
+DEFAULT_CORPUS_SIZE = 3000  # about 125 records in a Free key's 1-day lookback
+
+
+def default_corpus() -> Corpus:
+    """What ``api.corpus`` starts as: records dated up to the wall clock, which it follows."""
+    return Corpus(DEFAULT_CORPUS_SIZE, now=int(time.time()), clock=time.time)
+
 
 MESSAGES = {
     "missing_api_key": (
@@ -355,6 +375,37 @@ class _RateCounter:
             return True, int(limit - entry[1]), reset
 
 
+class _DailyCounter:
+    """Requests per key and UTC day."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Dict[Tuple[str, int], int] = {}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+    def exhausted(self, key: str, limit: int) -> Optional[int]:
+        """The next UTC midnight (unix time) when ``key`` has used its day, else None."""
+        day = int(time.time() // 86400)
+        with self._lock:
+            return (day + 1) * 86400 if self._counts.get((key, day), 0) >= limit else None
+
+    def count(self, key: str) -> None:
+        day = int(time.time() // 86400)
+        with self._lock:
+            self._counts[(key, day)] = self._counts.get((key, day), 0) + 1
+
+
+def _query_params(target: str) -> Dict[str, str]:
+    """The request's query parameters; the first of a repeated name counts."""
+    params: Dict[str, str] = {}
+    for name, value in parse_qsl(urlsplit(target).query, keep_blank_values=True):
+        params.setdefault(name, value)
+    return params
+
+
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     context: Optional[ssl.SSLContext] = None
@@ -436,6 +487,8 @@ class VendorApi(LoopbackServer):
         port: int = 0,
         tls: str = "trusted",
         rate_window: float = 60.0,
+        daily_limits: Mapping[str, int] = DAILY_LIMITS,
+        corpus: Optional[Corpus] = None,
     ) -> None:
         if tls not in ("trusted", "untrusted", "off"):
             raise ValueError(f"tls must be 'trusted', 'untrusted' or 'off', not {tls!r}")
@@ -454,11 +507,14 @@ class VendorApi(LoopbackServer):
             )
         self.body: Any = copy.deepcopy(SEED_BODY)
         self.cache: Optional[CacheClock] = None  # None: no X-Cache-* headers, as the seed
+        self.corpus: Corpus = corpus if corpus is not None else default_corpus()
+        self.daily_limits: Dict[str, int] = dict(daily_limits)
         self.requests: List[RecordedRequest] = []
         self._port = port
         self._lock = threading.Lock()
         self._script: Deque[Fault] = deque()
         self._rates = _RateCounter(rate_window)
+        self._days = _DailyCounter()
         self._issued: set = set()
         self._stopping = threading.Event()
         self._server: Optional[_Server] = None
@@ -491,6 +547,11 @@ class VendorApi(LoopbackServer):
         """Full URL of the stats endpoint."""
         return self.base_url + STATS_PATH
 
+    @property
+    def iocs_url(self) -> str:
+        """Full URL of the list endpoint."""
+        return self.base_url + IOCS_PATH
+
     def _thread_name(self) -> str:
         return f"vendor-api-{self._port}"
 
@@ -521,13 +582,16 @@ class VendorApi(LoopbackServer):
             return len(self._script)
 
     def reset(self) -> None:
-        """Forget requests, script and rate counters; body back to the seed, no cache headers."""
+        """Forget requests, script and rate counters (minute and day); body back to the
+        seed, no cache headers, a fresh default corpus."""
         with self._lock:
             self.requests.clear()
             self._script.clear()
             self.body = copy.deepcopy(SEED_BODY)
             self.cache = None
+            self.corpus = default_corpus()
         self._rates.clear()
+        self._days.clear()
 
     # -- serving ---------------------------------------------------------------------
 
@@ -570,7 +634,7 @@ class _Exchange:
     def _rate(self, consume: bool) -> Tuple[bool, Dict[str, str]]:
         limit = RATE_LIMITS.get(self.tier or "", RATE_LIMITS["free"])
         if self.tier in RATE_LIMITS and self.key is not None:
-            allowed, remaining, reset = self.api._rates.take(self.key, limit, consume)
+            allowed, remaining, reset = self._take(self.key, limit, consume)
         else:  # no active key: report the Free limit, count nothing
             allowed, remaining, reset = True, limit, math.ceil(time.time() + self.api._rates.window)
         return allowed, {
@@ -578,6 +642,19 @@ class _Exchange:
             "X-RateLimit-Remaining": str(remaining),
             "X-RateLimit-Reset": str(reset),
         }
+
+    def _take(self, key: str, limit: int, consume: bool) -> Tuple[bool, int, int]:
+        """The day's budget first (refused: Remaining 0, Reset at the next UTC midnight),
+        then the minute's; an allowed request counts in both."""
+        if consume:
+            daily_limit = self.api.daily_limits.get(self.tier or "")
+            midnight = None if daily_limit is None else self.api._days.exhausted(key, daily_limit)
+            if midnight is not None:
+                return False, 0, midnight
+        allowed, remaining, reset = self.api._rates.take(key, limit, consume)
+        if allowed and consume:
+            self.api._days.count(key)
+        return allowed, remaining, reset
 
     # -- sending --
 
@@ -644,12 +721,24 @@ class _Exchange:
         allowed, rate = self._rate(consume=True)
         if not allowed:
             return self._error(429, "rate_limit_exceeded", MESSAGES["rate_limit_exceeded"], rate)
+        if path == IOCS_PATH:
+            return self._iocs(rate)
         if path != STATS_PATH:
             return self._error(404, "not_found", f"No such endpoint: {path}", rate)
         if self.tier != "pro":
             code = "pro_subscription_required"
             return self._error(403, code, MESSAGES[code], rate)
         self._send(200, json.dumps(self.api.body).encode("utf-8"), headers=rate)
+
+    def _iocs(self, rate: Dict[str, str]) -> None:
+        """A page of the corpus (serialised once), or 400 for a refused parameter."""
+        params = _query_params(self.request.path)
+        corpus = self.api.corpus
+        try:
+            body = corpus.serve_page(params, tier=self.tier or "", base_url=self.api.base_url)
+        except ParameterError as refused:
+            return self._error(refused.status, refused.code, refused.message, rate)
+        self._send(200, body, headers=rate)
 
     # -- faults --
 
