@@ -4,8 +4,9 @@ UCC's generated ``ta_socdefenders_rh_account.py`` uses this class (``restHandler
 and ``restHandlerClass`` in globalConfig.json). Saving an account first applies the field
 rules of ``socdefenders.account`` (the input applies the same ones at run time), then
 calls the stats endpoint once with the entered key, TLS options and the add-on's proxy
-(``socdefenders.connection_check``), so a wrong key, a Free-tier key or an unreachable API
-is reported in the form instead of in the input's log later.
+(``socdefenders.connection_check``), so a wrong key or an unreachable API is reported in
+the form instead of in the input's log later. A Free-tier key, refused the stats, is
+saved once it lists one indicator: the indicators input works with it.
 
 An edit is checked as the account it would leave behind: the stored account (its key
 decrypted) with the edited fields on top, since a REST edit may send only the fields it

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from tests.support.splunkd import ACCOUNT_CONF, ACCOUNT_REALM, ENCRYPTED
 from tests.support.ui_stack import REFUSED_KEY, ROTATED_KEY, Stack
-from tests.support.vendor_api import EXPIRED_KEY, FREE_KEY, PRO_KEY, VendorApi
+from tests.support.vendor_api import EXPIRED_KEY, PRO_KEY, VendorApi
 from tests.ui import ucc
 from tests.ui.conftest import Ui
 
@@ -76,9 +76,8 @@ def test_a_malformed_key_is_refused_in_the_dialog(ui: Ui) -> None:
     [
         (REFUSED_KEY, ["HTTP 401 invalid_api_key", "check the key in Configuration > Accounts"]),
         (EXPIRED_KEY, ["HTTP 401 expired_api_key", "create a new key"]),
-        (FREE_KEY, ["HTTP 403", "needs a Pro subscription"]),
     ],
-    ids=["invalid", "expired", "free_tier"],
+    ids=["invalid", "expired"],
 )
 def test_a_key_the_api_refuses_shows_the_account_checks_message(ui: Ui, key, words) -> None:
     page = open_add_dialog(ui)

@@ -27,9 +27,31 @@ def rejection(account: AccountSettings, proxy_url=None) -> str:
 
 
 def test_a_working_account_passes_with_one_request(vendor_api) -> None:
-    snapshot = check_account_connection(account_for(vendor_api), user_agent=USER_AGENT)
-    assert snapshot.totals.total_iocs == 124098
+    check = check_account_connection(account_for(vendor_api), user_agent=USER_AGENT)
+    assert check.tier == "pro"
+    assert check.snapshot is not None
+    assert check.snapshot.totals.total_iocs == 124098
     assert len(vendor_api.requests) == 1
+
+
+def test_a_free_key_passes_through_the_indicators_with_a_second_request(vendor_api) -> None:
+    """The stats need Pro (403); the indicators input works with a Free key."""
+    check = check_account_connection(account_for(vendor_api, key=FREE_KEY), user_agent=USER_AGENT)
+    assert check.tier == "free"
+    assert check.snapshot is None
+    assert [request.path.split("?")[0] for request in vendor_api.requests] == [
+        "/api/v1/iocs/stats",
+        "/api/v1/iocs",
+    ]
+    assert "limit=1" in vendor_api.requests[1].path
+
+
+def test_a_key_refused_the_indicators_too_gets_the_stats_message(vendor_api) -> None:
+    vendor_api.script(Fault.status(403), Fault.status(403))
+    message = rejection(account_for(vendor_api, key=FREE_KEY))
+    assert "HTTP 403" in message
+    assert "needs a Pro subscription" in message
+    assert len(vendor_api.requests) == 2
 
 
 @pytest.mark.parametrize(
@@ -37,7 +59,6 @@ def test_a_working_account_passes_with_one_request(vendor_api) -> None:
     [
         ("sk_live_FAKE0notakey0000000000", ["HTTP 401", "invalid_api_key", "check the key"]),
         (EXPIRED_KEY, ["HTTP 401", "expired_api_key", "create a new key"]),
-        (FREE_KEY, ["HTTP 403", "needs a Pro subscription"]),
     ],
 )
 def test_refused_keys_say_why(vendor_api, key: str, words: list) -> None:

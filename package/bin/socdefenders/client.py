@@ -20,12 +20,12 @@ from urllib.parse import urlsplit
 import requests
 
 from .account import AccountSettings, AuthHeader
+from .api_paths import STATS_PATH
 from .errors import CollectionError
 from .http_errors import error_for_response, error_for_transport_failure, is_retryable_failure
 from .retry import RETRYABLE_STATUSES, RetryPolicy, server_requested_wait
 from .whole_numbers import whole_number
 
-STATS_PATH = "/api/v1/iocs/stats"
 MAX_BODY_BYTES = 2 * 1024 * 1024  # the documented answer is about 1 KB; thousands of feeds fit
 MAX_ERROR_BODY_BYTES = 64 * 1024
 CONNECT_TIMEOUT_SECONDS = 10.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, NamedTuple, Optional, Union
+from urllib.parse import urlsplit
 
 import requests
 from requests.exceptions import (
@@ -20,6 +21,7 @@ from requests.exceptions import (
     SSLError,
 )
 
+from .api_paths import STATS_PATH
 from .errors import ApiError, CollectionError, ErrorCategory, ResponseError, TransportError
 from .whole_numbers import whole_number
 
@@ -66,7 +68,9 @@ def reset_time(headers: Any) -> Optional[str]:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _status_error(status: int, code: Optional[str], api_host: str, headers: Any) -> ApiError:
+def _status_error(
+    status: int, code: Optional[str], api_host: str, headers: Any, path: str = STATS_PATH
+) -> ApiError:
     if status == 401:
         fix = _AUTH_FIXES.get(code or "", f"check the key in {ACCOUNTS_PAGE}")
         return ApiError(
@@ -75,6 +79,13 @@ def _status_error(status: int, code: Optional[str], api_host: str, headers: Any)
             category=ErrorCategory.AUTHENTICATION,
         )
     if status == 403:
+        if path != STATS_PATH:
+            return ApiError(
+                f"the API refused access to {path} (HTTP 403)",
+                fix="the key's SOC Defenders plan does not allow listing indicators: check the "
+                "plan of this key in the SOC Defenders dashboard, or use another key",
+                category=ErrorCategory.PERMISSION,
+            )
         return ApiError(
             "the API refused access to /api/v1/iocs/stats (HTTP 403)",
             fix="this endpoint needs a Pro subscription: upgrade the SOC Defenders plan of "
@@ -92,7 +103,7 @@ def _status_error(status: int, code: Optional[str], api_host: str, headers: Any)
         )
     if status == 404:
         return ApiError(
-            f"{api_host} has no /api/v1/iocs/stats endpoint (HTTP 404)",
+            f"{api_host} has no {path} endpoint (HTTP 404)",
             fix=f"check the API base URL of the account in {ACCOUNTS_PAGE}",
             category=ErrorCategory.CONFIGURATION,
         )
@@ -137,7 +148,8 @@ def error_for_response(
             request_id=request_id,
         )
     vendor = _vendor_error(body)
-    error = _status_error(response.status_code, vendor["code"], api_host, response.headers)
+    path = urlsplit(response.url or "").path or STATS_PATH
+    error = _status_error(response.status_code, vendor["code"], api_host, response.headers, path)
     error.status = response.status_code
     error.error_code = vendor["code"]
     error.error_message = vendor["message"]
