@@ -21,7 +21,9 @@ def imported_top_levels(source: Path) -> set:
     return names
 
 
-@pytest.mark.parametrize("module", sorted(CORE.glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "module", sorted(CORE.rglob("*.py")), ids=lambda p: str(p.relative_to(CORE))
+)
 def test_core_module_imports_nothing_from_splunk(module: Path) -> None:
     assert imported_top_levels(module) & SPLUNK_PACKAGES == set()
 

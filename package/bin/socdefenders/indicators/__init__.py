@@ -1,0 +1,1 @@
+"""The indicators input (``socdefenders_iocs``): its own modules, no Splunk import."""
