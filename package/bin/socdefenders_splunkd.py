@@ -38,6 +38,7 @@ from socdefenders.names import (
     credential_realm,
 )
 
+LIMITS_CONF, KV_LIMITS_STANZA = "limits", "kvstore"  # the KV store's request limits
 # solnlib's REST client context: no urllib3 retries under solnlib's own.
 NO_HTTP_RETRIES = {"max_retries": 0}
 
@@ -223,6 +224,16 @@ class SplunkdConnection:
                 "input in Inputs",
             )
         return stanza
+
+    def kv_limits_stanza(self) -> Stanza:
+        """``limits.conf [kvstore]`` as splunkd applies it (an empty dict when it cannot be
+        read: the caller keeps splunkd's defaults)."""
+        try:
+            return self._read(LIMITS_CONF, KV_LIMITS_STANZA, decrypt=False).get(
+                KV_LIMITS_STANZA, {}
+            )
+        except binding.HTTPError:
+            return {}
 
     @retry(exceptions=[binding.HTTPError])
     def _server_info(self) -> Dict[str, Any]:

@@ -39,9 +39,11 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 try:
+    from tests.support.kvstore import KV_LIMITS, Collections, KvError, KvStoreData
     from tests.support.loopback import LoopbackServer
     from tests.support.tls import ServerCertificate, make_server_certificate
 except ImportError:  # imported as a top-level module, with tests/support on sys.path
+    from kvstore import KV_LIMITS, Collections, KvError, KvStoreData  # type: ignore[no-redef]
     from loopback import LoopbackServer  # type: ignore[no-redef]
     from tls import ServerCertificate, make_server_certificate  # type: ignore[no-redef]
 
@@ -62,7 +64,7 @@ KINDS = (
     "conf",  # configs/conf-<conf>[/<stanza>] of the app
     "passwords",  # storage/passwords
     "kvstore_config",  # storage/collections/config[/<collection>]
-    "kvstore_read",  # GET storage/collections/data/...
+    "kvstore_read",  # GET storage/collections/data/..., POST .../batch_find
     "kvstore_write",  # POST storage/collections/data/... (batch_save, insert, update)
     "kvstore_delete",  # DELETE storage/collections/data/...
     # kinds answered by routers added with `add_router` (tests/support/splunkd_writes.py,
@@ -96,10 +98,11 @@ class RecordedRequest:
     method: str
     path: str  # as sent, still percent-encoded, without the query
     query: Dict[str, List[str]]
-    body: bytes
+    body: bytes  # the first `Splunkd.record_body_bytes` bytes of the body
     authorized: bool
     kind: str = "unknown"
     connection: int = 0  # which accepted connection carried it (1, 2, ...)
+    body_size: int = 0  # the whole body's length, however much of it `body` keeps
 
 
 @dataclass(frozen=True)
@@ -317,10 +320,16 @@ class Splunkd(LoopbackServer):
             }
         }
         self.passwords: Dict[Tuple[str, str], str] = {}
-        self.kvstore: Dict[str, Dict[str, Dict[str, Any]]] = {}
+        self._kvstore = Collections()
+        # limits.conf [kvstore] as splunkd enforces it and serves it (configs/conf-limits)
+        self.kv_limits: Dict[str, int] = dict(KV_LIMITS)
+        self._kv_data_endpoints = KvStoreData(lambda: self._kvstore, self.kv_limits)
         self.collections: set[str] = set()
         self.collection_fields: Dict[str, Dict[str, str]] = {}
         self.requests: List[RecordedRequest] = []
+        # How much of each request body `requests` keeps (None: all): a sync of a million
+        # documents sends about a gigabyte of batch_save bodies.
+        self.record_body_bytes: Optional[int] = 64 * 1024
         self.connections = 0  # TLS connections accepted (each one handshake)
         self.errors: List[str] = []  # tracebacks of emulator bugs (answered 500)
         self._faults: Dict[str, List[Optional[int]]] = {}  # kind -> [status, remaining]
@@ -329,6 +338,17 @@ class Splunkd(LoopbackServer):
         self._server = _Server(("127.0.0.1", port), self.certificate.server_context(), self)
         self.port: int = self._server.server_port
         self.uri = f"https://127.0.0.1:{self.port}"
+
+    @property
+    def kvstore(self) -> Dict[str, Dict[str, Dict[str, Any]]]:
+        """Documents by collection and ``_key`` (tests may read and change them: a dict
+        stored here becomes a change-counting ``Records``, see tests/support/kvstore.py)."""
+        return self._kvstore
+
+    @kvstore.setter
+    def kvstore(self, value: Mapping[str, Mapping[str, Dict[str, Any]]]) -> None:
+        self._kvstore.clear()
+        self._kvstore.update(value)
 
     # -- state set-up -----------------------------------------------------------------
     def add_account(self, name: str, api_key: str, **fields: str) -> None:
@@ -447,11 +467,11 @@ class Splunkd(LoopbackServer):
         authorized = headers.get("Authorization") == f"Splunk {self.session_key}"
         with self._lock:
             kind, route = self._route(method.upper(), parts.path, query, body)
-            self.requests.append(
-                RecordedRequest(
-                    method.upper(), parts.path, query, body, authorized, kind, connection
-                )
+            kept = body if self.record_body_bytes is None else body[: self.record_body_bytes]
+            recorded = RecordedRequest(
+                method.upper(), parts.path, query, kept, authorized, kind, connection, len(body)
             )
+            self.requests.append(recorded)
             if not authorized:
                 return _error(401, "call not properly authenticated")
             status = self._take_fault(kind)
@@ -511,12 +531,14 @@ class Splunkd(LoopbackServer):
             return ("kvstore_config", route) if route else ("unknown", None)
         if rest[:3] == ["storage", "collections", "data"] and len(rest) in (4, 5):
             coll, key = rest[3], (rest[4] if len(rest) == 5 else None)
-            kind = {"GET": "kvstore_read", "POST": "kvstore_write", "DELETE": "kvstore_delete"}
-            if method not in kind or (method == "POST" and key == "batch_find"):
+            kinds = {"GET": "kvstore_read", "POST": "kvstore_write", "DELETE": "kvstore_delete"}
+            if method not in kinds:
                 return "unknown", None
+            kind = "kvstore_read" if (method, key) == ("POST", "batch_find") else kinds[method]
             if app not in (APP, "-"):
-                return kind[method], lambda: _error(404, f"No collections in app {app}")
-            return kind[method], lambda: self._kv_data(method, coll, key, body)
+                return kind, lambda: _error(404, f"No collections in app {app}")
+            params = {name: values[-1] for name, values in query.items()}
+            return kind, lambda: self._kv_data(method, coll, key, body, params)
         return "unknown", None
 
     # -- replies: entries as Atom or JSON ------------------------------------------------
@@ -616,6 +638,7 @@ class Splunkd(LoopbackServer):
                 "sslConfig": {"enableSplunkdSSL": "true", "sslVerifyServerCert": "false"},
             },
             "web": {"settings": {"mgmtHostPort": f"127.0.0.1:{self.port}"}},
+            "limits": {"kvstore": {name: str(value) for name, value in self.kv_limits.items()}},
         }
 
     def _conf_source(self, app: str, conf: str) -> Optional[Tuple[str, Dict[str, Dict[str, str]]]]:
@@ -770,51 +793,32 @@ class Splunkd(LoopbackServer):
             return delete
         return None
 
-    def _kv_data(self, method: str, coll: str, key: Optional[str], body: bytes) -> _Reply:
+    def _kv_data(
+        self, method: str, coll: str, key: Optional[str], body: bytes, params: Dict[str, str]
+    ) -> _Reply:
+        """``storage/collections/data/<coll>[/<key>]``: see tests/support/kvstore.py."""
         if coll not in self.collections:
             return _error(404, f"Collection: {coll} not found")
-        records = self.kvstore.setdefault(coll, {})
-
-        def shown(record: Mapping[str, Any]) -> Dict[str, Any]:
-            return {**record, "_user": "nobody"}
-
-        if method == "GET":
-            if key is None:
-                return _json_reply([shown(r) for r in records.values()])
-            if key not in records:
-                return _error(404, "Could not find object.")
-            return _json_reply(shown(records[key]))
-        if method == "DELETE":
-            if key is None:
-                records.clear()
-                return _Reply(200, b"", JSON_TYPE)
-            if records.pop(key, None) is None:
-                return _error(404, "Could not find object.")
-            return _Reply(200, b"", JSON_TYPE)
+        data = self._kv_data_endpoints
         try:
-            document = json.loads(body.decode("utf-8"))
-        except ValueError as error:
-            return _error(400, f"Malformed JSON: {error}")
-        if key == "batch_save":
-            if not isinstance(document, list) or not all(isinstance(d, dict) for d in document):
-                return _error(400, "batch_save needs a JSON array of objects")
-            saved = []
-            for item in document:
-                new_key = str(item.get("_key") or uuid.uuid4().hex[:24])
-                records[new_key] = {k: v for k, v in item.items() if k != "_user"}
-                records[new_key]["_key"] = new_key
-                saved.append(new_key)
-            return _json_reply(saved)
-        if not isinstance(document, dict):
-            return _error(400, "Expected a JSON object")
-        if key is None:  # insert
-            new_key = str(document.get("_key") or uuid.uuid4().hex[:24])
-            if new_key in records:
-                return _error(409, "A document with the same key already exists")
-            records[new_key] = {**document, "_key": new_key}
-            return _json_reply({"_key": new_key}, 201)
-        records[key] = {**{k: v for k, v in document.items() if k != "_user"}, "_key": key}
-        return _json_reply({"_key": key})
+            if method == "GET":
+                found = data.get(coll, params) if key is None else data.get_one(coll, key)
+                return _Reply(200, found, JSON_TYPE)
+            if method == "DELETE":
+                if key is None:
+                    data.delete(coll, params)
+                else:
+                    data.delete_one(coll, key)
+                return _Reply(200, b"", JSON_TYPE)
+            if key == "batch_find":
+                return _Reply(200, data.batch_find(coll, body), JSON_TYPE)
+            if key == "batch_save":
+                return _json_reply(data.batch_save(coll, body))
+            if key is None:
+                return _json_reply({"_key": data.insert(coll, body)}, 201)
+            return _json_reply({"_key": data.replace(coll, key, body)})
+        except KvError as error:
+            return _error(error.status, error.message)
 
 
 def input_xml(

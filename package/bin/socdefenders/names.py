@@ -14,6 +14,7 @@ def credential_realm(conf_name: str) -> str:
     """Where UCC keeps the encrypted fields of ``conf_name`` in storage/passwords."""
     return f"__REST_CREDENTIAL__#{APP}#configs/conf-{conf_name}"
 
+
 # The indicators input (socdefenders_iocs): see docs/indicators-design.md.
 INDICATORS_INPUT_TYPE = "socdefenders_iocs"
 INDICATOR_SOURCETYPE = "socdefenders:ioc"  # one event per indicator added, updated, expired

@@ -306,13 +306,16 @@ class _PageWork:
     counters: Counters
 
 
-def _parse(page: Page, filters: Filters, observed_at: str) -> _PageWork:
+def _parse(page: Page, filters: Filters, observed_at: str, reread: Sequence[str] = ()) -> _PageWork:
+    """Parse and merge one page. ``reread``: ids of the page before that this request
+    reads again (the anchor window); an invalid one was counted with that page."""
     invalid = filtered = 0
+    already_counted = set(reread)
     merged: Dict[str, Indicator] = {}
     for raw in page.records:
         indicator = parse_record(raw, observed_at)
         if indicator is None:
-            invalid += 1
+            invalid += record_id(raw) not in already_counted
             continue
         if not filters.keeps(indicator.type, indicator.confidence):
             filtered += 1
@@ -516,7 +519,8 @@ def _commit(run: _Run, page: Page, request_offset: int, requests: int, gap: bool
     """Under the writer lock: the page's events, documents, then progress and budget."""
     ports = run.ports
     received_at = run.now()
-    work = _parse(page, run.progress.filters, utc_text(received_at))
+    reread = run.progress.tail_ids if request_offset < run.progress.offset else ()
+    work = _parse(page, run.progress.filters, utc_text(received_at), reread)
     progress = _advance(run.progress, page, request_offset, gap)
     with ports.store.writer_lock():
         events, documents, written = _write_page(run, work, received_at)
