@@ -318,3 +318,34 @@ def test_indicators_older_than_max_age_expire_with_an_event(run, ioc_splunkd, ve
     assert_consistent(ioc_splunkd, summary)
     cutoff = time.time() - 90 * DAY
     assert all(d["last_seen_epoch"] >= cutoff for d in documents(ioc_splunkd).values())
+
+
+def test_chosen_types_and_a_minimum_confidence_keep_only_those(
+    run, ioc_splunkd, vendor_api
+) -> None:
+    """Types travel as one stream each (mitre-attack in both spellings); ``medium`` is
+    applied in the add-on, so low records arrive and are counted as filtered."""
+    corpus = pro_corpus(vendor_api, size=6_000)
+    settings = {"ioc_types": "ipv4|mitre-attack", "min_confidence": "medium"}
+    inputs = {"typed_iocs": {"account": "prod", "lookback_days": "365", **settings}}
+    result = sync(run, inputs)
+    summary = summary_of(result)
+    expected = corpus.expected(
+        epoch(summary["since"]), types=["ipv4", "mitre-attack"], min_confidence="medium"
+    )
+    held = by_indicator(ioc_splunkd)
+    assert summary["completed"] is True
+    assert set(held) == set(expected) != set()
+    for pair, doc in held.items():
+        assert_merged(doc, expected[pair])
+    assert summary["streams"] == 3
+    assert summary["filtered_records"] > 0
+    assert sorted(summary["ioc_types"]) == ["ipv4", "mitre-attack"]
+    assert summary["min_confidence"] == "medium"
+    sent_types = sorted(
+        p.split("type=", 1)[1].split("&")[0]
+        for p in (r.path for r in vendor_api.requests)
+        if p.startswith("/api/v1/iocs?") and "type=" in p
+    )
+    assert sent_types == ["ipv4", "mitre-attack", "mitre_attack"]
+    assert not any("confidence=" in r.path for r in vendor_api.requests)
