@@ -97,7 +97,7 @@ package: build ## build dist/TA-socdefenders-<version>.tar.gz and print its size
 	    --max-lib-bytes $(LIB_BUDGET_BYTES)
 
 .PHONY: demo
-demo: $(TEST_VENV_313)/.installed ## build, then run the input twice against the local emulators
+demo: $(TEST_VENV_313)/.installed ## build, then run both inputs against the local emulators (stats twice, indicators: a first sync and a delta, then the lookup)
 	$(MAKE) build
 	$(TEST_VENV_313)/bin/python tools/demo.py --python $(PY313) --app $(APP_DIR)
 

@@ -3,10 +3,34 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Dict, Iterable, List, Mapping
 from urllib.parse import quote
 
 REDACTED = "********"
+MAX_NAMED_KEYS = 20  # how many received key names an error line lists
+MAX_KEY_NAME_CHARS = 40
+
+
+@dataclass(frozen=True)
+class LogNote:
+    """A line the glue logs for a run besides its outcome: level, ``action=``, fields."""
+
+    level: int
+    action: str
+    fields: Dict[str, object]
+
+
+def key_names(keys: Iterable[str]) -> str:
+    """Names for a log line: at most ``MAX_NAMED_KEYS``, each cut short, printable only."""
+    names = list(keys)
+    shown = []
+    for name in names[:MAX_NAMED_KEYS]:
+        printable = "".join(c if c.isprintable() else "?" for c in name[:MAX_KEY_NAME_CHARS])
+        shown.append(printable + ("..." if len(name) > MAX_KEY_NAME_CHARS else ""))
+    more = len(names) - len(shown)
+    text = ", ".join(shown) if shown else "none"
+    return text + (f" and {more} more" if more > 0 else "")
 
 
 def quoted(value: object) -> str:

@@ -16,8 +16,8 @@ from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 from ..client import ApiClient, ApiResponse
 from ..errors import ResponseError
+from ..log_fields import key_names
 from ..retry import RetryPolicy
-from ..stats.snapshot import key_names
 
 IOCS_PATH = "/api/v1/iocs"
 MAX_PAGE_BYTES = 64 * 1024 * 1024  # 10,000 records of a few KB each

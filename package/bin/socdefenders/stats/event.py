@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from datetime import datetime
 from typing import Any, Dict, Mapping, Optional
 
+from ..event_json import event_text
 from ..names import INPUT_TYPE
 from ..timestamps import utc_iso
 from .cache import NO_CACHE_HEADERS, CacheHeaders
@@ -17,19 +16,6 @@ from .snapshot import MAPS, Snapshot, Totals
 
 EVENT_SCHEMA = 1
 MAX_EXTRA_BYTES = 64 * 1024  # larger extras are left out (api_extra_dropped_bytes says so)
-
-_NOT_IN_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")
-
-
-def event_text(value: Any) -> str:
-    """Compact JSON, names kept in their own script (not ``\\u`` escapes).
-
-    Characters XML 1.0 cannot carry (lone surrogates, U+FFFE, U+FFFF; JSON already
-    escapes the control characters) are written as JSON ``\\u`` escapes, so the event
-    stays well-formed in the XML stream splunklib writes to splunkd.
-    """
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return _NOT_IN_XML.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def extras_size(snapshot: Snapshot) -> Optional[int]:

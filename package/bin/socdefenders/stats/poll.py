@@ -14,21 +14,13 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..client import ApiClient, ApiResponse
 from ..errors import ResponseError
+from ..log_fields import LogNote
 from ..timestamps import utc_now
 from .cache import CacheHeaders
 from .checkpoint import PreviousSnapshot, checkpoint_state, sources_since
 from .event import MAX_EXTRA_BYTES, build_event, dropped_reason, event_text
 from .extras import MAX_EXTRA_DEPTH, without_secrets
 from .snapshot import Snapshot, key_names, parse_snapshot
-
-
-@dataclass(frozen=True)
-class LogNote:
-    """A line the caller logs for this poll: level, ``action=`` and its fields."""
-
-    level: int
-    action: str
-    fields: Dict[str, object]
 
 
 @dataclass(frozen=True)

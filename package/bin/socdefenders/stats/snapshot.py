@@ -22,12 +22,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from ..errors import ResponseError  # not a ValueError: passes through json.loads hooks
+from ..log_fields import key_names
 
 MAPS = ("by_type", "by_category", "by_source")
 MAX_COUNT = 2**63 - 1  # Splunk stores numbers as 64-bit integers: each count and each sum
 KNOWN_KEYS = ("totals", "last_updated")
-MAX_NAMED_KEYS = 20  # how many received key names an error line lists
-MAX_KEY_NAME_CHARS = 40
 
 _ISO_8601 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?"
@@ -78,18 +77,6 @@ class Snapshot:
 
 def invalid(message: str) -> ResponseError:
     return ResponseError(f"invalid stats document: {message}", fix=_FIX, error_code="invalid_body")
-
-
-def key_names(keys: Iterable[str]) -> str:
-    """Names for a log line: at most ``MAX_NAMED_KEYS``, each cut short, printable only."""
-    names = list(keys)
-    shown = []
-    for name in names[:MAX_NAMED_KEYS]:
-        printable = "".join(c if c.isprintable() else "?" for c in name[:MAX_KEY_NAME_CHARS])
-        shown.append(printable + ("..." if len(name) > MAX_KEY_NAME_CHARS else ""))
-    more = len(names) - len(shown)
-    text = ", ".join(shown) if shown else "none"
-    return text + (f" and {more} more" if more > 0 else "")
 
 
 def unreadable(
