@@ -13,7 +13,9 @@
 * ``data/indexes`` (``indexes``, name -> internal?), ``server/info`` (``instance_type``:
   ``"cloud"`` on Splunk Cloud, empty on Enterprise) and the search jobs UCC's pages run
   (``search/jobs``, ``search/v2/jobs/<sid>/results``): a ``| rest/services/server/info``
-  search answers ``server/info``'s row, any other search answers no rows;
+  search answers ``server/info``'s row, a ``| rest services/apps/local/<app>`` search the
+  app's row (its ``app.conf`` from ``apps``: ``build``, ``version``, as the pages' footer
+  reads it), any other search answers no rows;
 * what the monitoring dashboard page reads: ``authentication/current-context`` (the admin)
   and ``data/ui/times`` (time range presets).
 """
@@ -21,6 +23,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import parse_qs, quote
 
@@ -63,6 +66,9 @@ class SplunkdWrites:
         self.instance_type = instance_type
         self.indexes: Dict[str, bool] = dict(DEFAULT_INDEXES)
         self.searches: Dict[str, Dict[str, str]] = {}  # sid -> the job's posted arguments
+        # installed apps: name -> their app.conf stanzas (``[install] build``, ``[launcher]
+        # version``), for ``| rest services/apps/local/<name>``
+        self.apps: Dict[str, Dict[str, Dict[str, str]]] = {}
         self._sids = itertools.count(1)
         splunkd.add_router(self.route)
 
@@ -309,6 +315,22 @@ class SplunkdWrites:
         return all(key is not None and form.get(key) == value for key, value in terms)
 
     def _rows(self, sid: str) -> List[Dict[str, Any]]:
-        if "rest/services/server/info" in self.searches[sid].get("search", "").replace(" ", ""):
+        search = self.searches[sid].get("search", "")
+        if "rest/services/server/info" in search.replace(" ", ""):
             return [self.server_info()]
+        app = re.search(r"\|\s*rest\s+/?services/apps/local/([\w.-]+)", search)
+        if app and app.group(1) in self.apps:
+            return [self.app_row(app.group(1))]
         return []
+
+    def app_row(self, name: str) -> Dict[str, Any]:
+        """``apps/local/<name>``'s row, as ``| rest`` gives it."""
+        conf = self.apps[name]
+        return {
+            "title": name,
+            "label": conf.get("ui", {}).get("label", name),
+            "version": conf.get("launcher", {}).get("version", ""),
+            "build": conf.get("install", {}).get("build", ""),
+            "disabled": "0",
+            "splunk_server": "sh1",
+        }

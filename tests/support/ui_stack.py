@@ -4,20 +4,23 @@
 with its write and UI routes (``splunkd_writes``) and the add-on's own REST handler
 scripts behind its endpoints (``rest_handlers``, run in ``python``), two vendor API
 emulators (plain HTTP, and HTTPS with a throw-away CA) and the Splunk Web stand-in
-(``splunkweb``). ``launch_chromium`` starts Debian's Chromium through Playwright, with no
-browser download.
+(``splunkweb``). splunkd starts with what the built add-on ships: the settings conf of
+its ``default/`` (every Configuration tab's stanza, e.g. ``[indicators]``) and its
+``app.conf`` (``apps/local/<app>``, which the pages' footer searches for the build time).
+``launch_chromium`` starts Debian's Chromium through Playwright, with no browser download.
 """
 
 from __future__ import annotations
 
+import configparser
 import contextlib
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Dict, Iterator
 
 from tests.support.rest_handlers import AddonRestHandlers
-from tests.support.splunkd import Splunkd
+from tests.support.splunkd import SETTINGS_CONF, Splunkd
 from tests.support.splunkd_writes import SplunkdWrites
 from tests.support.splunkweb import SplunkWeb
 from tests.support.vendor_api import FAKE_KEYS, VendorApi
@@ -74,6 +77,14 @@ class Stack:
         self.tls_api.reset()
 
 
+def shipped_conf(app_dir: Path, conf: str) -> Dict[str, Dict[str, str]]:
+    """The stanzas of ``default/<conf>.conf`` in the built add-on (names kept as written)."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read(app_dir / "default" / f"{conf}.conf")
+    return {section: dict(parser[section]) for section in parser.sections()}
+
+
 @contextlib.contextmanager
 def ui_stack(directory: Path, installed_app: Path, python: str) -> Iterator[Stack]:
     """All the stand-ins, started; ``installed_app`` is ``$SPLUNK_HOME/etc/apps/<app>``."""
@@ -82,7 +93,9 @@ def ui_stack(directory: Path, installed_app: Path, python: str) -> Iterator[Stac
         splunkd = running.enter_context(Splunkd(directory))
         api = running.enter_context(VendorApi(directory, tls="off", keys=KEYS))
         tls_api = running.enter_context(VendorApi(directory / "tls", keys=KEYS))
+        splunkd.confs[SETTINGS_CONF] = shipped_conf(installed_app, SETTINGS_CONF)
         writes = SplunkdWrites(splunkd)
+        writes.apps[installed_app.name] = shipped_conf(installed_app, "app")
         handlers = AddonRestHandlers(splunkd, installed_app, python, splunk_home)
         web = running.enter_context(SplunkWeb(installed_app, splunkd))
         stack = Stack(splunkd, writes, handlers, web, api, tls_api)

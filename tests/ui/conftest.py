@@ -18,10 +18,14 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Dict, Iterator, List, Tuple
 from urllib.parse import urlsplit
 
 import pytest
@@ -39,6 +43,7 @@ from tests.conftest import python_for
 from tests.support.clients import SECRETS
 from tests.support.splunkweb import LOCALE
 from tests.support.ui_stack import REFUSED_KEY, ROTATED_KEY, Stack, launch_chromium, ui_stack
+from tests.support.vendor_api import PRO_KEY
 
 # Splunk's own assets that only a real Splunk Web serves; 404 here, as the page expects.
 STANDIN_ABSENT = re.compile(r"/static/@\d+/build/api/(layout|get_theme)\.js$|/favicon\.ico$")
@@ -141,6 +146,31 @@ class Ui:
     def open(self, view: str) -> Page:
         self.page.goto(self.stack.web.page_url(view))
         return self.page
+
+
+# -- state and REST calls beside the page ---------------------------------------------------
+def with_account(ui: Ui) -> None:
+    """Account ``prod`` (a Pro key on the plain-HTTP vendor emulator), as UCC saves it."""
+    ui.stack.splunkd.add_account(
+        "prod", PRO_KEY, base_url=ui.stack.api.base_url, auth_header="bearer",
+        verify_tls="1", timeout="10",
+    )  # fmt: skip
+
+
+def splunkd_post(ui: Ui, endpoint: str, form: dict) -> Tuple[int, str]:
+    """A REST client's POST straight to splunkd (not through the page)."""
+    splunkd = ui.stack.splunkd
+    request = urllib.request.Request(  # noqa: S310 - an https:// URL of the emulator
+        f"{splunkd.uri}/servicesNS/nobody/TA-socdefenders/{endpoint}?output_mode=json",
+        data=urllib.parse.urlencode(form).encode(),
+        headers={"Authorization": f"Splunk {splunkd.session_key}"},
+    )
+    context = ssl.create_default_context(cafile=str(splunkd.certificate.ca_file))
+    try:
+        with urllib.request.urlopen(request, context=context) as answer:  # noqa: S310
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
 
 
 QUIET_WAIT_MS = 5000

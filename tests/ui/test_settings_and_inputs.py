@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import ssl
-import urllib.error
-import urllib.parse
-import urllib.request
-
 import pytest
 from playwright.sync_api import expect
 
 from socdefenders.names import CHECKPOINT_COLLECTION
 from tests.support.clients import FAKE_PROXY_PASSWORD
 from tests.support.splunkd import ENCRYPTED, SETTINGS_CONF, SETTINGS_REALM
-from tests.support.vendor_api import PRO_KEY
 from tests.ui import ucc
-from tests.ui.conftest import Ui
+from tests.ui.conftest import Ui, splunkd_post, with_account
 
 SETTINGS = "ta_socdefenders_settings"
 INPUTS = "ta_socdefenders_socdefenders_ioc_stats"
@@ -82,22 +76,6 @@ def test_the_handler_refuses_an_enabled_proxy_it_could_not_use(
     assert ui.stack.splunkd.confs[SETTINGS_CONF]["proxy"]["proxy_enabled"] == ""
 
 
-def splunkd_post(ui: Ui, endpoint: str, form: dict) -> tuple:
-    """A REST client's POST straight to splunkd (not through the page)."""
-    splunkd = ui.stack.splunkd
-    request = urllib.request.Request(  # noqa: S310 - an https:// URL of the emulator
-        f"{splunkd.uri}/servicesNS/nobody/TA-socdefenders/{endpoint}?output_mode=json",
-        data=urllib.parse.urlencode(form).encode(),
-        headers={"Authorization": f"Splunk {splunkd.session_key}"},
-    )
-    context = ssl.create_default_context(cafile=str(splunkd.certificate.ca_file))
-    try:
-        with urllib.request.urlopen(request, context=context) as answer:  # noqa: S310
-            return answer.status, answer.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
 def test_logging_level_is_saved(ui: Ui) -> None:
     page = ui.open("configuration")
     ucc.open_tab(page, "Logging")
@@ -106,17 +84,9 @@ def test_logging_level_is_saved(ui: Ui) -> None:
     assert ui.stack.splunkd.confs[SETTINGS_CONF]["logging"]["loglevel"] == "DEBUG"
 
 
-def with_account(ui: Ui) -> None:
-    ui.stack.splunkd.add_account(
-        "prod", PRO_KEY, base_url=ui.stack.api.base_url, auth_header="bearer",
-        verify_tls="1", timeout="10",
-    )  # fmt: skip
-
-
 def open_create_dialog(ui: Ui):
     page = ui.open("inputs")
-    page.get_by_role("button", name="Create New Input").click()
-    expect(ucc.dialog(page)).to_be_visible()
+    ucc.create_new_input(page, "SOC Defenders IOC stats")
     return page
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 from playwright.sync_api import Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
@@ -27,6 +27,28 @@ def fill(page: Page, name: str, value: str) -> None:
 def choose(page: Page, name: str, label: str) -> None:
     field(page, name).locator('[data-test="select"], [data-test="combo-box"] input').first.click()
     page.get_by_role("option", name=label, exact=True).click()
+
+
+def choose_many(page: Page, name: str, labels: Sequence[str]) -> None:
+    """Add ``labels`` to multiple select ``name``, in this order, then close its list."""
+    if not labels:
+        return
+    box = field(page, name).locator('[data-test="multiselect"] input')
+    for label in labels:
+        box.click()
+        page.get_by_role("option", name=label, exact=True).click()
+    box.press("Escape")  # closes the list, not the dialog
+    expect(page.locator('[data-test="option"]')).to_have_count(0)
+
+
+def unchoose(page: Page, name: str, label: str) -> None:
+    """Remove ``label`` from multiple select ``name`` (click its chip)."""
+    field(page, name).get_by_role("option", name=f"Remove {label}").click()
+
+
+def chosen(page: Page, name: str) -> Locator:
+    """The chips of multiple select ``name``, in their order."""
+    return field(page, name).locator('[data-test="selected-option"] [data-test="label"]')
 
 
 def set_checkbox(page: Page, name: str, on: bool) -> None:
@@ -62,6 +84,20 @@ def save(
 
 def open_tab(page: Page, title: str) -> None:
     page.get_by_role("tab", name=title).click()
+
+
+def create_new_input(page: Page, title: str) -> None:
+    """Open the dialog of input type ``title`` from the Inputs page's Create New Input menu."""
+    page.get_by_role("button", name="Create New Input").click()
+    page.get_by_role("menuitem", name=title, exact=True).click()
+    expect(dialog(page)).to_be_visible()
+
+
+def show_only(page: Page, title: str) -> None:
+    """Filter the Inputs table to input type ``title`` (the menu that shows "All")."""
+    page.locator('[data-test="select"][data-test-value="all"]').click()
+    page.get_by_role("option", name=title, exact=True).click()
+    expect(page.locator('[data-test="select"][data-test-value="all"]')).to_have_count(0)
 
 
 def row(page: Page, name: str) -> Locator:
