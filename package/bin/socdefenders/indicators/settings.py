@@ -91,7 +91,8 @@ def check_interval(value: Any) -> int:
 
 def check_ioc_types(value: Any) -> Tuple[str, ...]:
     """The chosen IOC types, as UCC's multiple select stores them (``ipv4|domain``; a
-    comma is read too). None chosen means every type: the empty tuple."""
+    hand-edited inputs.conf may use commas and upper case too). None chosen means every
+    type: the empty tuple."""
     chosen = set()
     for part in as_text(value).replace(",", "|").split("|"):
         name = part.strip().lower()
@@ -103,7 +104,7 @@ def check_ioc_types(value: Any) -> Tuple[str, ...]:
                 "ioc_types",
                 "IOC types must be chosen among "
                 + ", ".join(IOC_TYPES)
-                + " (separated by | or ,); choose none to sync every type.",
+                + " (separated by |); choose none to sync every type.",
             )
         chosen.add(name)
     return tuple(name for name in IOC_TYPES if name in chosen)
