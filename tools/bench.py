@@ -1,4 +1,4 @@
-"""`make bench`: measure one poll of the built input against the library floor.
+"""`make bench`: time a poll of the stats input and a first sync of the indicators input.
 
 For each Splunk Python (3.9 and 3.13) it starts the vendor API emulator (TLS) and the
 splunkd emulator once, runs the built ``bin/socdefenders_ioc_stats.py`` exactly as
@@ -14,14 +14,26 @@ start per Python runs the input under this tool's own runner, which wraps
 ``ssl.SSLContext.load_default_certs`` and ``load_verify_locations`` to count CA-store
 loads (that start is not timed). It prints one Markdown table (wall time, the ratio to the
 floor, peak RSS, splunkd requests and connections, CA-store loads and API requests per
-poll, package and ``lib/`` size, each target and whether it is met) and writes it with the
-machine and date to ``--out``. It measures, it does not judge: it exits 0 whether targets
-are met or not, and non-zero only when the measurement itself failed.
+poll, package and ``lib/`` size, each target and whether it is met).
+
+Then, per Python, it measures the FIRST SYNC of the built ``bin/socdefenders_iocs.py`` for
+each of ``--sync-sizes`` (by default 10,000, 100,000 and 1,000,000 records served), each
+against fresh emulators: a generated corpus (``tests/support/ioc_corpus.py``) sized so
+that about that many records are in a Pro key's 365-day window, ``max_age_days`` 3650 (so
+nothing expires), the splunkd emulator's KV store with splunkd's limits. The input runs
+through ``run_input``'s ``runner`` (`StreamingRunner`: its stdout, about a gigabyte of
+events for 1,000,000 records, goes to a file that is scanned once it has exited); it
+reports the child's CPU time (user + system, from ``wait4``), peak RSS, wall time, the
+vendor and splunkd requests (splunkd's by kind and by role), per 10,000 indicators, and
+each target. It prints both tables and writes them with the machine, date and load to
+``--out``. It measures, it does not judge: it exits 0 whether targets are met or not, and
+non-zero only when the measurement itself failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import json
 import math
@@ -34,16 +46,19 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from urllib.parse import unquote
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.support import modinput  # noqa: E402
-from tests.support.splunkd import Splunkd  # noqa: E402
+from tests.support.ioc_corpus import LOOKBACK_SECONDS, SPAN_SECONDS, Corpus  # noqa: E402
+from tests.support.splunkd import SETTINGS_CONF, Splunkd  # noqa: E402
 from tests.support.vendor_api import PRO_KEY, VendorApi  # noqa: E402
 from tools.package_report import file_count, package_lib_bytes  # noqa: E402
 
@@ -66,6 +81,40 @@ TARGET_RSS_MB = 40.0
 TARGET_PACKAGE_MB = 5.5
 TARGET_LIB_MB = 3.5
 
+# The indicators input's first sync (`--sync-sizes`): records served by each sync.
+SYNC_SIZES = (10_000, 100_000, 1_000_000)
+SYNC_INPUT = "bench_iocs"
+SYNC_SEED = 7
+SYNC_LOOKBACK_DAYS = 365  # a Pro key's whole window: every record of the corpus's last year
+SYNC_MAX_AGE_DAYS = 3650  # nothing expires
+IOC_COLLECTION = "socdefenders_iocs"  # default/collections.conf creates it
+INDICATORS_STANZA = "indicators"  # of the settings conf: max_age_days
+INDICATOR_SOURCETYPE = "socdefenders:ioc"
+SYNC_SOURCETYPE = "socdefenders:ioc:sync"
+PER = 10_000  # figures per 10,000 indicators (or records)
+TARGET_SYNC_CPU = 0.5  # seconds of CPU per 10,000 indicators
+TARGET_SYNC_RSS_MB = 100.0
+TARGET_SYNC_RSS_GROWTH_MB = 20.0  # over the smallest sync's peak: no growth with the corpus
+TARGET_SYNC_SPLUNKD = 25  # splunkd requests per 10,000 indicators
+# splunkd requests of an indicators run by role: {collection: {(method, key): role}}; a
+# key ending in "://" stands for every record of that prefix.
+ROLES: Dict[str, Dict[Tuple[str, str], str]] = {
+    COLLECTION: {
+        ("POST", ""): "lock insert",
+        ("DELETE", ""): "lock release",
+        ("GET", "lock://"): "lock read",
+        ("GET", "budget://"): "budget read",
+        ("GET", "socdefenders_iocs://"): "state read",
+        ("POST", "batch_save"): "checkpoint save",
+    },
+    IOC_COLLECTION: {
+        ("POST", "batch_find"): "batch_find",
+        ("POST", "batch_save"): "batch_save",
+        ("GET", ""): "expiry and count queries",
+        ("DELETE", ""): "expiry delete",
+    },
+}
+
 # Runs the input with ssl.SSLContext's two CA-loading methods counted; the counts go, as
 # JSON, to the file named by $BENCH_CA_COUNTS when the process exits.
 CA_COUNTING_WRAPPER = """\
@@ -87,6 +136,24 @@ script = sys.argv[1]
 sys.argv = sys.argv[1:]
 sys.path[0] = os.path.dirname(script)
 runpy.run_path(script, run_name="__main__")
+"""
+
+# Starts the command in argv[2:] (same stdin, stdout, stderr, environment and directory),
+# waits for it and writes its wall time, CPU times, peak RSS and exit code as JSON to
+# argv[1]. A process's peak RSS (``ru_maxrss``) includes the address space it was forked
+# from (Linux keeps that high-water mark across exec, vfork and posix_spawn included): the
+# bench's own process holds the emulators' data, gigabytes after a sync of 1,000,000
+# records, so the input is started from this small process instead.
+LAUNCHER = """\
+import json, os, subprocess, sys, time
+started = time.perf_counter()
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+wall = time.perf_counter() - started
+with open(sys.argv[1], "w") as handle:
+    json.dump({"wall": wall, "returncode": os.waitstatus_to_exitcode(status),
+               "maxrss": usage.ru_maxrss, "cpu_user": usage.ru_utime,
+               "cpu_system": usage.ru_stime}, handle)
 """
 
 
@@ -277,6 +344,217 @@ def render_results(results: Sequence[PythonResult], package: PackageInfo) -> str
     )
 
 
+# -- the indicators input's first sync: pure helpers --------------------------------------
+def size_label(records: int) -> str:
+    """``10k``, ``1M``, ``1.5M``, ``300``: a sync's size as a column names it."""
+    for unit, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if records >= unit:
+            return f"{records / unit:g}{suffix}"
+    return str(records)
+
+
+def corpus_size_for(records: int) -> int:
+    """The corpus that serves about ``records`` records to a first sync of a Pro key with
+    a 365-day lookback: the corpus dates a record ``now - SPAN_SECONDS * r**2`` (r uniform
+    in [0, 1)), so ``sqrt(365 / 400)`` (95.5 %) of it is in the window."""
+    share = math.sqrt(LOOKBACK_SECONDS["pro"] / SPAN_SECONDS)
+    return math.ceil(records / share)
+
+
+def per_10k(value: float, count: int) -> float:
+    """``value`` per 10,000 of ``count`` (NaN when there are none)."""
+    return value * PER / count if count else math.nan
+
+
+def request_role(method: str, path: str) -> str:
+    """What one splunkd request of an indicators run is for, from its method and path
+    (percent-encoded, as recorded: ``.../storage/collections/data/<collection>/<key>``)."""
+    segments = [unquote(segment) for segment in path.split("/") if segment]
+    if "passwords" in segments:
+        return "account key"
+    if "configs" in segments or "properties" in segments:
+        return "conf reads"
+    at = segments.index("collections") if "collections" in segments else -1
+    if at < 0 or segments[at + 1 : at + 2] != ["data"] or len(segments) < at + 3:
+        return "other"
+    collection = segments[at + 2]
+    key = segments[at + 3] if len(segments) > at + 3 else ""
+    if method == "GET" and "://" in key:
+        key = key.split("://", 1)[0] + "://"  # one record of the checkpoint collection
+    return ROLES.get(collection, {}).get((method, key), "other")
+
+
+@dataclass
+class SyncRun:
+    """One first sync of the indicators input: walls and CPU in seconds, RSS in bytes."""
+
+    label: str  # "3.9"
+    size: int  # records the corpus was sized to serve
+    corpus_size: int
+    api_total: int  # meta.total: records in the window
+    records: int  # records received (the 100 re-read at the start of each page included)
+    indicators: int  # documents in the collection afterwards: the indicators added
+    events: int  # socdefenders:ioc events written (added + updated)
+    api_requests: int
+    wall: float
+    cpu_user: float
+    cpu_system: float
+    maxrss: int
+    stdout_bytes: int
+    splunkd_by_kind: Dict[str, int] = field(default_factory=dict)
+    splunkd_by_role: Dict[str, int] = field(default_factory=dict)
+    splunkd_connections: int = 0
+    load: Tuple[float, float] = (0.0, 0.0)  # 1-minute load average at spawn and at reap
+
+    @property
+    def cpu(self) -> float:
+        return self.cpu_user + self.cpu_system
+
+    @property
+    def splunkd_requests(self) -> int:
+        return sum(self.splunkd_by_kind.values())
+
+
+def _extremes(runs: Sequence[SyncRun]) -> Tuple[Dict[str, SyncRun], Dict[str, SyncRun]]:
+    """Per Python, its smallest and its largest sync."""
+    smallest: Dict[str, SyncRun] = {}
+    largest: Dict[str, SyncRun] = {}
+    for run in runs:
+        if run.label not in smallest or run.size < smallest[run.label].size:
+            smallest[run.label] = run
+        if run.label not in largest or run.size > largest[run.label].size:
+            largest[run.label] = run
+    return smallest, largest
+
+
+def sync_rows(runs: Sequence[SyncRun]) -> List[Row]:
+    """Rows of the first-sync table: metric, one value per sync, target, met?. The targets
+    are judged on the largest sync of each Python; RSS growth is over its smallest."""
+    smallest, largest = _extremes(runs)
+    judged = list(largest.values())
+    top = size_label(max(run.size for run in runs))
+    base = size_label(min(run.size for run in runs))
+
+    def growth(run: SyncRun) -> int:
+        return run.maxrss - smallest[run.label].maxrss
+
+    def row(metric: str, value: Any, target: str = "-", test: Any = None) -> Row:
+        met = "-" if test is None else verdict_text([(r.label, bool(test(r))) for r in judged])
+        return (metric, *(value(run) for run in runs), target, met)
+
+    def cpu(run: SyncRun) -> float:
+        return per_10k(run.cpu, run.indicators)
+
+    def requests(run: SyncRun) -> float:
+        return per_10k(run.splunkd_requests, run.indicators)
+
+    return [
+        row("records served (`meta.total`)", lambda r: f"{r.api_total:,}"),
+        row("records received [1]", lambda r: f"{r.records:,}"),
+        row("indicators synced (documents) [1]", lambda r: f"{r.indicators:,}"),
+        row("events written (added + updated)", lambda r: f"{r.events:,}"),
+        row("events on stdout (MB)", lambda r: f"{r.stdout_bytes / MB:.1f}"),
+        row("vendor API requests (pages)", lambda r: f"{r.api_requests:,}"),
+        row("wall time (s)", lambda r: f"{r.wall:.1f}"),
+        row("CPU of the input, user + sys (s)", lambda r: f"{r.cpu:.1f}"),
+        row("CPU per 10,000 indicators (s)", lambda r: f"{cpu(r):.2f}",
+            f"<= {TARGET_SYNC_CPU} s at {top}", lambda r: cpu(r) <= TARGET_SYNC_CPU),
+        row("CPU per 10,000 records received (s)",
+            lambda r: f"{per_10k(r.cpu, r.records):.2f}"),
+        row("peak RSS of the input (MB)", lambda r: f"{r.maxrss / MB:.1f}",
+            f"<= {TARGET_SYNC_RSS_MB:.0f} MB at {top}",
+            lambda r: r.maxrss <= TARGET_SYNC_RSS_MB * MB),
+        row(f"peak RSS over the {base} sync's (MB)", lambda r: f"{growth(r) / MB:+.1f}",
+            f"<= {TARGET_SYNC_RSS_GROWTH_MB:.0f} MB at {top}",
+            lambda r: growth(r) <= TARGET_SYNC_RSS_GROWTH_MB * MB),
+        row("splunkd requests [2]", lambda r: f"{r.splunkd_requests:,}"),
+        row("splunkd requests per 10,000 indicators", lambda r: f"{requests(r):.1f}",
+            f"<= {TARGET_SYNC_SPLUNKD} at {top}",
+            lambda r: requests(r) <= TARGET_SYNC_SPLUNKD),
+        row("splunkd requests per 10,000 records received",
+            lambda r: f"{per_10k(r.splunkd_requests, r.records):.1f}"),
+        row("splunkd connections", lambda r: str(r.splunkd_connections)),
+        row("load average (1 min), start / end", lambda r: f"{r.load[0]:.1f} / {r.load[1]:.1f}"),
+    ]  # fmt: skip
+
+
+def roles_text(run: SyncRun) -> str:
+    """``batch_save 1,010, budget read 202, ...``: requests by role, most first."""
+    ordered = sorted(run.splunkd_by_role.items(), key=lambda item: (-item[1], item[0]))
+    return ", ".join(f"{role} {count:,}" for role, count in ordered)
+
+
+def render_sync(runs: Sequence[SyncRun]) -> str:
+    """The first-sync table and its footnotes."""
+    header = ("metric", *(f"Python {r.label}, {size_label(r.size)}" for r in runs), "target",
+              "met?")  # fmt: skip
+    _, largest = _extremes(runs)
+    corpora = ", ".join(
+        f"{size_label(size)}: `Corpus({corpus:,})`"
+        for size, corpus in sorted({(r.size, r.corpus_size) for r in runs})
+    )
+    roles = "; ".join(
+        f"Python {r.label}, {size_label(r.size)}: {roles_text(r)} ({r.splunkd_requests:,} in "
+        f"all, {r.splunkd_requests / max(r.api_requests, 1):.1f} a page; by kind: "
+        f"{kinds_text([r.splunkd_by_kind])})"
+        for r in largest.values()
+    )
+    return (
+        render_table(header, sync_rows(runs))
+        + "\n\n[1] Records are what the API served, counted by the input (each page after "
+        "the first starts 100 records back, re-reading the end of the page before); "
+        "indicators are the documents in the collection after the sync, one per (type, "
+        "normalised value): the corpus holds 1 to 3 records per indicator and 1 % invalid "
+        f"records. Corpus sizes: {corpora}.\n"
+        f"[2] splunkd requests by role: {roles}.\n"
+    )
+
+
+def render_sync_section(runs: Sequence[SyncRun]) -> str:
+    """The first-sync section: method, table with footnotes, what bounds each figure."""
+    sizes = ", ".join(size_label(size) for size in sorted({run.size for run in runs}))
+    return (
+        "## First sync of the indicators input (`socdefenders_iocs`)\n\n"
+        f"Method: per Python, one first sync of {sizes} records, each a start of the built "
+        "input as splunkd runs it (`python -B -s -S bin/socdefenders_iocs.py`, `<input>` XML "
+        "on stdin) against fresh emulators: the vendor API serving a generated corpus "
+        f"(`tests/support/ioc_corpus.py`, seed {SYNC_SEED}, dated by the wall clock) to a Pro "
+        f"key (pages of 10,000 records) with `lookback_days = {SYNC_LOOKBACK_DAYS}` and "
+        f"`max_age_days = {SYNC_MAX_AGE_DAYS}`, so every record served is in the window and "
+        "nothing expires; splunkd's KV store with splunkd's limits (`limits.conf [kvstore]` "
+        "defaults). CPU is the user + system time of the input process alone and peak RSS "
+        "its `ru_maxrss`, both from `os.wait4` in a small launcher that starts it (the "
+        "emulators run in the bench's own process and are not counted; a child of that "
+        "process, gigabytes after a large sync, would report its RSS); its stdout (the "
+        "events) goes to a file, counted once it has exited. "
+        "Per-10,000 figures divide by the indicators synced, the stricter count (a record "
+        "is not an indicator: several records of one indicator merge into one document). "
+        "The targets are judged on the largest sync of each Python. Wall time includes the "
+        "emulators' work (serving pages, storing documents) on the same CPUs and anything "
+        "else the machine runs: see the load average row.\n\n"
+        + render_sync(runs)
+        + "\nWhat bounds each figure:\n\n"
+        "- CPU grows with the records. Per record: decoding the page's JSON, `parse_record` "
+        "(normalise the type and value, clean and bound every field) and the merge within "
+        "the page. Per indicator written (added, or updated when a later page brings more "
+        "of its records): the merge with the stored document (`from_document` reads it "
+        "again), the document (`to_document`), the event text (`indicator_event`) and its "
+        "XML, and its share of the `batch_save` JSON; plus TLS and HTTP for about a "
+        "kilobyte of page and of batch body per record.\n"
+        "- Peak RSS is the interpreter and its libraries plus the one page being worked on: "
+        "its body, its 10,000 decoded records, their indicators, the documents found and "
+        "written, the page's events text and a batch body of 1,000 documents. Nothing but "
+        "the progress is kept from one page to the next: a larger corpus should not need "
+        "more (the row over the smallest sync checks it).\n"
+        "- splunkd requests, per page: the writer lock (insert, release), the budget (read "
+        "before the request, read again under the lock), one `batch_find` of the page's "
+        "keys, `batch_save` in chunks of 1,000 documents (ten for a page whose indicators "
+        "are all new or changed), one checkpoint save (state and budget together); per run "
+        "a few more (confs, the key, the state, the expiry and count queries under the "
+        "lock). Per 10,000 indicators: that per page, times the records per indicator.\n"
+    )
+
+
 @dataclass(frozen=True)
 class Machine:
     platform: str
@@ -308,16 +586,26 @@ def render_report(
     when: datetime,
     runs: int,
     package: PackageInfo,
+    load: Optional[Sequence[float]] = None,
+    sync: str = "",
 ) -> str:
+    """The whole file: the stats input's table, then ``sync`` (`render_sync_section`)."""
     pythons = ", ".join(f"{r.version} (Splunk's {r.label})" for r in results)
+    load_line = (
+        f"- Load average (1, 5, 15 min) at the start: {', '.join(f'{v:.2f}' for v in load)}\n"
+        if load
+        else ""
+    )
     return (
         "# Benchmarks\n\n"
         "Written by `make bench` (`tools/bench.py`); run it again rather than edit this file.\n\n"
         f"- Date: {when.astimezone(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}\n"
         f"- Machine: {machine.platform}, {machine.cpus} CPUs, {machine.cpu_model}\n"
-        f"- Pythons: {pythons}\n"
+        + load_line
+        + f"- Pythons: {pythons}\n"
         f"- Runs: {runs} per Python, after one warm-up run\n"
         f"- Package: `{Path(package.path).name}`\n\n"
+        "## One poll of the stats input (`socdefenders_ioc_stats`)\n\n"
         "Method: on loopback, each poll is one start of the built input as splunkd runs it "
         "(`python -B -s -S bin/socdefenders_ioc_stats.py`, `<input>` XML on stdin) against the "
         "vendor API and splunkd emulators with a saved checkpoint (the splunkd emulator keeps "
@@ -326,6 +614,7 @@ def render_report(
         "wall time runs from spawn to reap, peak RSS is the process's `ru_maxrss`, MB are "
         "10^6 bytes. The CPU may be shared with other work: compare runs on one machine.\n\n"
         + table
+        + (f"\n{sync}" if sync else "")
     )
 
 
@@ -342,6 +631,12 @@ class Measured:
     stderr: str
     wall: float  # seconds, spawn to reap
     maxrss: int  # bytes
+    cpu_user: float = 0.0  # seconds of CPU in user mode (``ru_utime``) of this one child
+    cpu_system: float = 0.0  # ... and in the kernel on its behalf (``ru_stime``)
+
+    @property
+    def cpu(self) -> float:
+        return self.cpu_user + self.cpu_system
 
 
 def measure(
@@ -351,11 +646,18 @@ def measure(
     env: Optional[Mapping[str, str]] = None,
     cwd: Optional[str] = None,
     timeout: float = 120,
+    stdout_path: Optional[Path] = None,
+    new_session: bool = False,
 ) -> Measured:
-    """Run ``args`` to the end; wall time and peak RSS of this one child (``os.wait4``)."""
+    """Run ``args`` to the end; wall time, peak RSS and CPU time of this one child
+    (``os.wait4``). With ``stdout_path`` the child's stdout goes to that file (a first
+    sync writes about a gigabyte of events) and ``Measured.stdout`` is empty. With
+    ``new_session`` the child leads a process group of its own, killed whole on timeout."""
     with contextlib.ExitStack() as stack:
         files = [stack.enter_context(tempfile.TemporaryFile()) for _ in range(3)]
         stdin_file, stdout_file, stderr_file = files
+        if stdout_path is not None:
+            stdout_file = stack.enter_context(open(stdout_path, "w+b"))
         stdin_file.write(stdin.encode("utf-8"))
         stdin_file.seek(0)
         started = time.perf_counter()
@@ -366,13 +668,17 @@ def measure(
             stderr=stderr_file,
             env=None if env is None else dict(env),
             cwd=cwd,
+            start_new_session=new_session,
         )
         killed = threading.Event()
 
         def kill() -> None:
             killed.set()
             with contextlib.suppress(ProcessLookupError):
-                os.kill(process.pid, signal.SIGKILL)
+                if new_session:
+                    os.killpg(process.pid, signal.SIGKILL)
+                else:
+                    os.kill(process.pid, signal.SIGKILL)
 
         timer = threading.Timer(timeout, kill)
         timer.start()
@@ -391,11 +697,52 @@ def measure(
             env=None if env is None else dict(env),
             cwd=cwd,
             returncode=process.returncode,
-            stdout=stdout_file.read().decode("utf-8", "replace"),
+            stdout="" if stdout_path else stdout_file.read().decode("utf-8", "replace"),
             stderr=stderr_file.read().decode("utf-8", "replace"),
             wall=wall,
             maxrss=maxrss_bytes(usage.ru_maxrss),
+            cpu_user=usage.ru_utime,
+            cpu_system=usage.ru_stime,
         )
+
+
+def measure_launched(
+    args: Sequence[str],
+    scratch: Path,
+    *,
+    stdin: str = "",
+    env: Optional[Mapping[str, str]] = None,
+    cwd: Optional[str] = None,
+    timeout: float = 120,
+    stdout_path: Optional[Path] = None,
+) -> Measured:
+    """`measure` of ``args`` started by `LAUNCHER` (this interpreter, isolated): its own
+    wall time, CPU time and peak RSS, whatever the size of this process."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    launcher, report = scratch / "launcher.py", scratch / "launched.json"
+    launcher.write_text(LAUNCHER, encoding="utf-8")
+    with contextlib.suppress(FileNotFoundError):
+        report.unlink()
+    outer = measure(
+        [sys.executable, "-I", "-S", str(launcher), str(report), *args],
+        stdin=stdin, env=env, cwd=cwd, timeout=timeout, stdout_path=stdout_path,
+        new_session=True,
+    )  # fmt: skip
+    if not report.is_file():
+        raise BenchError(
+            f"the launcher of {args[-1]} reported nothing (exit code {outer.returncode})\n"
+            f"{_tail(outer.stderr)}"
+        )
+    launched = json.loads(report.read_text(encoding="utf-8"))
+    return replace(
+        outer,
+        args=tuple(args),
+        returncode=int(launched["returncode"]),
+        wall=float(launched["wall"]),
+        maxrss=maxrss_bytes(int(launched["maxrss"])),
+        cpu_user=float(launched["cpu_user"]),
+        cpu_system=float(launched["cpu_system"]),
+    )
 
 
 class MeasuringRunner:
@@ -518,6 +865,143 @@ def bench_python(
     return result
 
 
+# -- the indicators input's first sync: measuring -----------------------------------------
+def scan_stream(path: Path, keep: Any = None) -> Tuple[Dict[str, int], str]:
+    """Read the ``<stream>`` a modular input wrote to ``path`` one event at a time: its
+    events per sourcetype, and a ``<stream>`` of the events ``keep(sourcetype)`` selects
+    (default: all but ``socdefenders:ioc``). Output cut short (no ``</stream>``: the
+    process died) ends the scan where it ends."""
+    keep = keep or (lambda sourcetype: sourcetype != INDICATOR_SOURCETYPE)
+    counts: Dict[str, int] = {}
+    kept: List[str] = []
+    root = None
+    try:
+        # the input's own output, in a file of ours
+        for event, element in ET.iterparse(str(path), events=("start", "end")):  # noqa: S314
+            if root is None:
+                root = element
+            elif event == "end" and element.tag == "event":
+                sourcetype = element.findtext("sourcetype") or ""
+                counts[sourcetype] = counts.get(sourcetype, 0) + 1
+                if keep(sourcetype):
+                    kept.append(ET.tostring(element, encoding="unicode"))
+                root.clear()  # the events read so far: forgotten
+    except ET.ParseError:
+        pass  # empty or cut short
+    return counts, "<stream>" + "".join(kept) + "</stream>" if kept else ""
+
+
+class StreamingRunner(MeasuringRunner):
+    """A ``runner`` for ``modinput.run_input`` that starts the input by `measure_launched`
+    with its stdout to ``stdout_path``; ``run_input`` gets back only the events
+    ``scan_stream`` keeps (the summary), and ``counts`` holds the events per sourcetype."""
+
+    def __init__(self, stdout_path: Path) -> None:
+        super().__init__()
+        self.stdout_path = stdout_path
+        self.counts: Dict[str, int] = {}
+
+    def __call__(
+        self,
+        args: Sequence[str],
+        *,
+        input: Optional[str] = None,
+        timeout: Optional[float] = None,
+        env: Optional[Mapping[str, str]] = None,
+        cwd: Optional[str] = None,
+        **_: Any,
+    ) -> subprocess.CompletedProcess:
+        self.last = measure_launched(
+            args, self.stdout_path.parent, stdin=input or "", env=env, cwd=cwd,
+            timeout=timeout or 120, stdout_path=self.stdout_path,
+        )  # fmt: skip
+        self.counts, stdout = scan_stream(self.stdout_path)
+        return subprocess.CompletedProcess(
+            list(args), self.last.returncode, stdout, self.last.stderr
+        )
+
+
+def sync_timeout(records: int) -> float:
+    """Generous: a first sync of 1,000,000 records takes minutes on a busy 2-CPU machine."""
+    return 600 + records * 0.005
+
+
+def bench_sync(
+    label: str, python: str, app: Path, size: int, scratch: Path, progress: Any = None
+) -> SyncRun:
+    """One first sync of ``size`` records against fresh emulators, measured."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    corpus_size = corpus_size_for(size)
+    corpus = Corpus(corpus_size, seed=SYNC_SEED, now=int(time.time()), clock=time.time)
+    with VendorApi(scratch / "api", corpus=corpus) as api, Splunkd(scratch / "splunkd") as splunkd:
+        splunkd.record_body_bytes = 0  # about a gigabyte of batch_save bodies: not kept
+        splunkd.collections.update((COLLECTION, IOC_COLLECTION))
+        splunkd.confs[SETTINGS_CONF][INDICATORS_STANZA] = {"max_age_days": str(SYNC_MAX_AGE_DAYS)}
+        splunkd.add_account(ACCOUNT, PRO_KEY, base_url=api.base_url, ca_bundle=str(api.ca_file))
+        home = modinput.make_splunk_home(scratch / "splunk", app)
+        inputs = {SYNC_INPUT: {"account": ACCOUNT, "lookback_days": str(SYNC_LOOKBACK_DAYS)}}
+        runner = StreamingRunner(scratch / "stdout.xml")
+        api.requests.clear()
+        splunkd.reset_requests()
+        load_before = os.getloadavg()[0]
+        run = modinput.run_input(
+            python, home, splunkd, inputs, input_type=modinput.INDICATORS_INPUT_TYPE,
+            runner=runner, timeout=sync_timeout(size),
+        )  # fmt: skip
+        load_after = os.getloadavg()[0]
+        measured = runner.last
+        where = f"Python {label}, first sync of {size_label(size)} records"
+        summaries = [
+            json.loads(e["data"]) for e in run.events if e["sourcetype"] == SYNC_SOURCETYPE
+        ]
+        summary = summaries[-1] if summaries else {}
+        documents = len(splunkd.kvstore.get(IOC_COLLECTION, {}))
+        events = runner.counts.get(INDICATOR_SOURCETYPE, 0)
+        written = summary.get("indicators_added", -1) + summary.get("indicators_updated", 0)
+        problem = ""
+        if measured is None:
+            raise BenchError("run_input did not start the input through its runner")
+        if run.returncode != 0 or len(summaries) != 1 or summary.get("completed") is not True:
+            problem = (f"exit code {run.returncode}, {len(summaries)} summary event(s), "
+                       f"completed {summary.get('completed')}: expected 0, 1, true")  # fmt: skip
+        elif documents != summary.get("lookup_size") or events != written:
+            problem = (f"{documents} documents, {events} indicator events; the summary says "
+                       f"{summary.get('lookup_size')} and {written}")  # fmt: skip
+        elif splunkd.errors:
+            problem = f"splunkd emulator error\n{splunkd.errors[-1]}"
+        if problem:
+            raise BenchError(
+                f"{where}: {problem}\n--- stderr ---\n{_tail(run.stderr)}\n"
+                f"--- add-on log ---\n{_tail(run.log)}"
+            )
+        result = SyncRun(
+            label=label,
+            size=size,
+            corpus_size=corpus_size,
+            api_total=int(summary.get("api_total") or 0),
+            records=int(summary["records_received"]),
+            indicators=documents,
+            events=events,
+            api_requests=len(api.requests),
+            wall=measured.wall,
+            cpu_user=measured.cpu_user,
+            cpu_system=measured.cpu_system,
+            maxrss=measured.maxrss,
+            stdout_bytes=runner.stdout_path.stat().st_size,
+            splunkd_by_kind=dict(splunkd.requests_by_kind()),
+            splunkd_by_role=dict(
+                collections.Counter(request_role(r.method, r.path) for r in splunkd.requests)
+            ),
+            splunkd_connections=splunkd.connections,
+            load=(load_before, load_after),
+        )
+        runner.stdout_path.unlink()
+    if progress:
+        progress(f"{where}: {result.wall:.1f} s wall, {result.cpu:.1f} s CPU, "
+                 f"{result.maxrss / MB:.1f} MB, {result.indicators:,} indicators")  # fmt: skip
+    return result
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--python39", required=True, help="Splunk 9's Python 3.9")
@@ -527,11 +1011,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--runs", type=int, default=20, help="measured runs per Python")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
     parser.add_argument("--quiet", action="store_true", help="no per-run progress on stderr")
+    parser.add_argument(
+        "--sync-sizes",
+        default=",".join(str(size) for size in SYNC_SIZES),
+        help="records served by each first sync of the indicators input, comma-separated "
+        "('' for none)",
+    )
     arguments = parser.parse_args(argv)
     package = arguments.package
     if arguments.runs < 1:
         parser.error("--runs must be at least 1")
-    if not (arguments.app / "bin" / "socdefenders_ioc_stats.py").is_file():
+    try:
+        sync_sizes = sorted({int(size) for size in arguments.sync_sizes.split(",") if size.strip()})
+    except ValueError:
+        parser.error("--sync-sizes takes whole numbers, comma-separated")
+    if any(size < 1 for size in sync_sizes):
+        parser.error("--sync-sizes must be at least 1")
+    scripts = ["socdefenders_ioc_stats.py"] + (["socdefenders_iocs.py"] if sync_sizes else [])
+    if not all((arguments.app / "bin" / script).is_file() for script in scripts):
         print(f"{arguments.app} is not built: run `make build` first", file=sys.stderr)
         return 2
     if not package.is_file():
@@ -544,6 +1041,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     pythons = (("3.9", arguments.python39), ("3.13", arguments.python313))
     results = []
+    syncs: List[SyncRun] = []
+    load = os.getloadavg()
     try:
         with tempfile.TemporaryDirectory(prefix="socdefenders-bench-") as scratch:
             for label, python in pythons:
@@ -551,11 +1050,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 results.append(
                     bench_python(label, python, arguments.app, arguments.runs, where, progress)
                 )
+            for label, python in pythons:
+                for size in sync_sizes:
+                    where = Path(scratch) / f"sync-py{label}-{size}"
+                    syncs.append(bench_sync(label, python, arguments.app, size, where, progress))
     except (BenchError, subprocess.SubprocessError, OSError) as error:
         print(f"bench: the measurement failed: {error}", file=sys.stderr)
         return 1
     info = package_info(package)
     table = render_results(results, info)
+    sync = render_sync_section(syncs) if syncs else ""
     report = render_report(
         table,
         results=results,
@@ -563,8 +1067,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         when=datetime.now(timezone.utc),
         runs=arguments.runs,
         package=info,
+        load=load,
+        sync=sync,
     )
     print(table, end="")
+    if syncs:
+        print("\n" + render_sync(syncs), end="")
     arguments.out.parent.mkdir(parents=True, exist_ok=True)
     arguments.out.write_text(report, encoding="utf-8")
     print(f"\nwritten to {arguments.out}")

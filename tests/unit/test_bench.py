@@ -6,6 +6,7 @@ import inspect
 import resource
 import subprocess
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,6 +15,7 @@ import pytest
 
 from tests.conftest import REPO, python_for
 from tests.support import modinput
+from tests.support.ioc_corpus import Corpus
 from tests.support.tls import make_server_certificate
 from tools.bench import (
     CA_COUNTING_WRAPPER,
@@ -24,6 +26,9 @@ from tools.bench import (
     MeasuringRunner,
     PackageInfo,
     PythonResult,
+    StreamingRunner,
+    SyncRun,
+    corpus_size_for,
     count_text,
     cpu_model,
     floor_command,
@@ -31,11 +36,19 @@ from tools.bench import (
     main,
     maxrss_bytes,
     measure,
+    measure_launched,
     median,
+    per_10k,
     percentile,
     render_report,
     render_results,
+    render_sync,
+    render_sync_section,
     render_table,
+    request_role,
+    scan_stream,
+    size_label,
+    sync_rows,
     table_rows,
     verdict_text,
 )
@@ -353,6 +366,258 @@ def test_run_input_with_a_measuring_runner_measures_that_one_start(tmp_path: Pat
     assert runner.last.maxrss > 0
 
 
+KV = "/servicesNS/nobody/TA-socdefenders/storage/collections/data"
+
+
+def sync_run(label: str, size: int, **overrides) -> SyncRun:
+    """A first sync of ``size`` records: 0.7 indicators a record, 0.3 s of CPU and about
+    14 splunkd requests per 10,000 records (a 1M sync within every target)."""
+    indicators = size * 7 // 10
+    values = dict(
+        label=label,
+        size=size,
+        corpus_size=corpus_size_for(size),
+        api_total=size,
+        records=size + size // 100,
+        indicators=indicators,
+        events=indicators + size // 5,
+        api_requests=max(1, size // 9_900),
+        wall=size / 5_000,
+        cpu_user=0.3 * size / 10_000,
+        cpu_system=0.0,
+        maxrss=(60 if size <= 10_000 else 75) * MB,
+        stdout_bytes=size * 860,
+        splunkd_by_kind={
+            "conf": 3,
+            "passwords": 1,
+            "kvstore_read": size // 3_000,
+            "kvstore_write": size // 900,
+        },
+        splunkd_by_role={"batch_save": size // 1_000, "budget read": size // 5_000},
+        splunkd_connections=1,
+        load=(1.25, 1.5),
+    )
+    values.update(overrides)
+    return SyncRun(**values)
+
+
+def test_sync_sizes_name_columns_and_size_the_corpus() -> None:
+    assert [size_label(n) for n in (300, 10_000, 100_000, 1_000_000, 1_500_000)] == [
+        "300", "10k", "100k", "1M", "1.5M",
+    ]  # fmt: skip
+    assert corpus_size_for(1_000_000) == 1_046_848  # 95.5 % of the corpus is in the window
+    corpus = Corpus(corpus_size_for(20_000), seed=7)
+    served = corpus.answer({"limit": "1"})["meta"]["total"]  # a Pro key: 365 days back
+    assert abs(served - 20_000) < 400
+    assert per_10k(5.0, 100_000) == 0.5
+    assert per_10k(1.0, 0) != per_10k(1.0, 0)  # NaN: no indicators
+
+
+def test_each_splunkd_request_of_a_sync_is_named_by_its_role() -> None:
+    checkpoints = f"{KV}/ta_socdefenders_checkpoints"
+    iocs = f"{KV}/socdefenders_iocs"
+    assert request_role("POST", checkpoints) == "lock insert"
+    assert request_role("DELETE", checkpoints) == "lock release"
+    assert request_role("GET", f"{checkpoints}/lock%3A%2F%2Fsocdefenders_iocs") == "lock read"
+    assert request_role("GET", f"{checkpoints}/budget%3A%2F%2Fprod") == "budget read"
+    assert request_role("GET", f"{checkpoints}/socdefenders_iocs%3A%2F%2Fx") == "state read"
+    assert request_role("POST", f"{checkpoints}/batch_save") == "checkpoint save"
+    assert request_role("POST", f"{iocs}/batch_find") == "batch_find"
+    assert request_role("POST", f"{iocs}/batch_save") == "batch_save"
+    assert request_role("GET", iocs) == "expiry and count queries"
+    assert request_role("DELETE", iocs) == "expiry delete"
+    app = "/servicesNS/nobody/TA-socdefenders"
+    assert request_role("GET", f"{app}/configs/conf-ta_socdefenders_settings") == "conf reads"
+    assert request_role("GET", f"{app}/properties/limits/kvstore") == "conf reads"
+    assert request_role("GET", f"{app}/storage/passwords") == "account key"
+    assert request_role("GET", "/services/server/info") == "other"
+    assert request_role("GET", f"{KV}/another_collection") == "other"
+    assert request_role("PUT", f"{iocs}/batch_save") == "other"
+
+
+def test_sync_rows_meet_the_targets_on_the_largest_sync_of_each_python() -> None:
+    runs = [sync_run("3.9", 10_000), sync_run("3.9", 1_000_000),
+            sync_run("3.13", 10_000), sync_run("3.13", 1_000_000)]  # fmt: skip
+    rows = sync_rows(runs)
+    assert [row[0] for row in rows] == [
+        "records served (`meta.total`)",
+        "records received [1]",
+        "indicators synced (documents) [1]",
+        "events written (added + updated)",
+        "events on stdout (MB)",
+        "vendor API requests (pages)",
+        "wall time (s)",
+        "CPU of the input, user + sys (s)",
+        "CPU per 10,000 indicators (s)",
+        "CPU per 10,000 records received (s)",
+        "peak RSS of the input (MB)",
+        "peak RSS over the 10k sync's (MB)",
+        "splunkd requests [2]",
+        "splunkd requests per 10,000 indicators",
+        "splunkd requests per 10,000 records received",
+        "splunkd connections",
+        "load average (1 min), start / end",
+    ]
+    assert all(len(row) == 7 for row in rows)  # metric, four syncs, target, met?
+    assert row_of(rows, "indicators synced")[1:3] == ("7,000", "700,000")
+    assert row_of(rows, "CPU per 10,000 indicators")[1:] == (
+        "0.43", "0.43", "0.43", "0.43", "<= 0.5 s at 1M", "yes",
+    )  # fmt: skip
+    assert row_of(rows, "CPU per 10,000 records received")[2] == "0.30"
+    assert row_of(rows, "peak RSS of the input")[1:] == (
+        "60.0", "75.0", "60.0", "75.0", "<= 100 MB at 1M", "yes",
+    )  # fmt: skip
+    assert row_of(rows, "peak RSS over")[1:] == (
+        "+0.0", "+15.0", "+0.0", "+15.0", "<= 20 MB at 1M", "yes",
+    )  # fmt: skip
+    # 3 + 1 + 333 + 1,111 requests for 700,000 indicators: 20.7 per 10,000
+    assert row_of(rows, "splunkd requests [2]")[2] == "1,448"
+    assert row_of(rows, "splunkd requests per 10,000 indicators")[2:] == (
+        "20.7", "25.7", "20.7", "<= 25 at 1M", "yes",
+    )  # fmt: skip
+    assert row_of(rows, "load average")[1] == "1.2 / 1.5"
+
+
+def test_sync_rows_say_which_python_misses_a_target() -> None:
+    slow = sync_run("3.9", 1_000_000, cpu_user=40.0, cpu_system=2.0)  # 0.6 s per 10,000
+    heavy = sync_run("3.13", 1_000_000, maxrss=130 * MB)
+    runs = [sync_run("3.9", 10_000), slow, sync_run("3.13", 10_000), heavy]
+    rows = sync_rows(runs)
+    assert row_of(rows, "CPU per 10,000 indicators")[2:] == (
+        "0.60", "0.43", "0.43", "<= 0.5 s at 1M", "no (3.9)",
+    )  # fmt: skip
+    assert row_of(rows, "peak RSS of the input")[-1] == "no (3.13)"
+    assert row_of(rows, "peak RSS over")[4:] == ("+70.0", "<= 20 MB at 1M", "no (3.13)")
+    empty = sync_run("3.9", 1_000_000, indicators=0)
+    assert row_of(sync_rows([empty]), "CPU per 10,000 indicators")[1:] == (
+        "nan", "<= 0.5 s at 1M", "no",
+    )  # fmt: skip
+
+
+def test_sync_section_has_its_method_table_roles_and_bounds() -> None:
+    runs = [sync_run("3.9", 10_000), sync_run("3.9", 1_000_000),
+            sync_run("3.13", 10_000), sync_run("3.13", 1_000_000)]  # fmt: skip
+    table = render_sync(runs)
+    header = [cell.strip() for cell in table.splitlines()[0].split("|")[1:-1]]
+    assert header == ["metric", "Python 3.9, 10k", "Python 3.9, 1M", "Python 3.13, 10k",
+                      "Python 3.13, 1M", "target", "met?"]  # fmt: skip
+    assert "Corpus sizes: 10k: `Corpus(10,469)`, 1M: `Corpus(1,046,848)`." in table
+    assert (
+        "[2] splunkd requests by role: Python 3.9, 1M: batch_save 1,000, budget read 200 "
+        "(1,448 in all, 14.3 a page; by kind: conf 3, kvstore_read 333, kvstore_write 1111, "
+        "passwords 1); Python 3.13, 1M: "
+    ) in table
+    section = render_sync_section(runs)
+    assert section.startswith("## First sync of the indicators input (`socdefenders_iocs`)\n")
+    assert "one first sync of 10k, 1M records" in section
+    assert "`lookback_days = 365`" in section
+    assert "`max_age_days = 3650`" in section
+    assert table in section
+    assert "What bounds each figure:" in section
+    for bound in ("- CPU grows with the records.", "- Peak RSS is", "- splunkd requests, per"):
+        assert bound in section
+    stats = render_results([result("3.9", 200, 160)], SMALL_PACKAGE)
+    report = render_report(
+        stats,
+        results=[result("3.9", 200, 160)],
+        machine=Machine("Linux", 2, "Some CPU"),
+        when=datetime(2025, 3, 4, 5, 6, tzinfo=timezone.utc),
+        runs=20,
+        package=SMALL_PACKAGE,
+        load=(1.5, 1.25, 0.875),
+        sync=section,
+    )
+    assert "- Load average (1, 5, 15 min) at the start: 1.50, 1.25, 0.88\n" in report
+    assert report.index("## One poll of the stats input") < report.index(stats)
+    assert report.endswith(stats + "\n" + section)
+
+
+def ioc_event(sourcetype: str, data: str) -> str:
+    return (
+        '<event unbroken="1"><time>1.000</time><source>socdefenders_iocs://x</source>'
+        f"<sourcetype>{sourcetype}</sourcetype><data>{data}</data><done /></event>"
+    )
+
+
+def test_scan_stream_counts_the_events_and_keeps_the_summary(tmp_path: Path) -> None:
+    stream = tmp_path / "stdout.xml"
+    events = [ioc_event("socdefenders:ioc", f'{{"n": {n}}}') for n in range(3)]
+    summary = ioc_event("socdefenders:ioc:sync", '{"completed": true, "q": "a &amp; &lt;b&gt;"}')
+    stream.write_text("<stream>" + "".join(events) + summary + "</stream>")
+    counts, kept = scan_stream(stream)
+    assert counts == {"socdefenders:ioc": 3, "socdefenders:ioc:sync": 1}
+    [event] = modinput.parse_stream(kept)
+    assert (event["sourcetype"], event["data"]) == (
+        "socdefenders:ioc:sync", '{"completed": true, "q": "a & <b>"}',
+    )  # fmt: skip
+    stream.write_text("<stream>" + "".join(events) + events[0][:40])  # the process died
+    assert scan_stream(stream) == ({"socdefenders:ioc": 3}, "")
+    stream.write_text("")
+    assert scan_stream(stream) == ({}, "")
+
+
+def test_measure_reports_the_childs_cpu_time() -> None:
+    busy = measure([sys.executable, "-c", "sum(range(10_000_000))"])
+    assert busy.returncode == 0
+    assert busy.cpu == busy.cpu_user + busy.cpu_system
+    assert 0.02 < busy.cpu <= busy.wall + 0.05
+    idle = measure([sys.executable, "-c", "import time; time.sleep(0.3)"])
+    assert idle.wall >= 0.3 > idle.cpu
+
+
+def test_a_launched_child_reports_its_own_peak_rss_not_this_process(tmp_path: Path) -> None:
+    # a child forked from this process reports this process's peak RSS when larger (the
+    # bench's process holds the emulators' data): the launcher starts it from a small one
+    ballast = bytearray(300_000_000)
+    ballast[::4096] = b"x" * len(ballast[::4096])  # resident
+    code = "import sys; sum(range(2_000_000)); sys.stdout.write(sys.stdin.read()); sys.exit(3)"
+    direct = measure([sys.executable, "-S", "-c", code], stdin="in")
+    launched = measure_launched([sys.executable, "-S", "-c", code], tmp_path, stdin="in")
+    del ballast
+    assert direct.maxrss > 300_000_000
+    assert launched.maxrss < 100_000_000
+    assert (launched.returncode, launched.stdout) == (3, "in")
+    assert launched.args == (sys.executable, "-S", "-c", code)
+    assert 0 < launched.cpu <= launched.wall + 0.05
+
+
+def test_a_launched_child_past_its_timeout_is_killed_with_its_launcher(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    code = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(30)"
+    with pytest.raises(subprocess.TimeoutExpired):
+        measure_launched([sys.executable, "-c", code], tmp_path, timeout=3)
+    pid = int(pid_file.read_text())
+    for _ in range(50):
+        status = Path(f"/proc/{pid}/status")
+        if not status.exists() or "zombie" in status.read_text():
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the launched child outlived its timeout")
+
+
+def test_streaming_runner_keeps_stdout_on_disk_and_hands_back_the_summary(
+    tmp_path: Path,
+) -> None:
+    event = ioc_event("socdefenders:ioc", '{"n": 1}')
+    code = (
+        "import sys\n"
+        f"sys.stdout.write('<stream>' + {event!r} * 2000 + "
+        f"{ioc_event('socdefenders:ioc:sync', 'done')!r} + '</stream>')\n"
+        "sys.stderr.write(sys.stdin.read())\n"
+    )
+    runner = StreamingRunner(tmp_path / "stdout.xml")
+    completed = runner([sys.executable, "-c", code], input="from stdin", capture_output=True,
+                       text=True, timeout=30, env=None, check=False)  # fmt: skip
+    assert (completed.returncode, completed.stderr) == (0, "from stdin")
+    assert [e["data"] for e in modinput.parse_stream(completed.stdout)] == ["done"]
+    assert runner.counts == {"socdefenders:ioc": 2000, "socdefenders:ioc:sync": 1}
+    assert runner.last is not None
+    assert runner.last.stdout == ""
+    assert (tmp_path / "stdout.xml").stat().st_size > 2000 * len(event)
+    assert runner.last.cpu > 0
+
+
 def test_bench_runs_end_to_end_on_the_built_addon(
     app_dir: Path, package_file: Path, tmp_path: Path
 ) -> None:
@@ -361,7 +626,7 @@ def test_bench_runs_end_to_end_on_the_built_addon(
         [sys.executable, str(REPO / "tools" / "bench.py"),
          "--python39", python_for("3.9"), "--python313", python_for("3.13"),
          "--app", str(app_dir), "--package", str(package_file),
-         "--runs", "2", "--out", str(out), "--quiet"],
+         "--runs", "2", "--sync-sizes", "1000,3000", "--out", str(out), "--quiet"],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stdout + completed.stderr
@@ -389,6 +654,23 @@ def test_bench_runs_end_to_end_on_the_built_addon(
     assert completed.stdout.startswith("| metric ")
     api_row = next(line for line in report.splitlines() if line.startswith("| API requests"))
     assert api_row.split("|")[2].strip() == "1"  # one API request per successful poll
+    # the first syncs: one page each (under 10,000 records), every request named
+    section = report[report.index("## First sync of the indicators input") :]
+    assert "| Python 3.9, 1k | Python 3.9, 3k | Python 3.13, 1k | Python 3.13, 3k |" in section
+    assert cells["vendor API requests (pages)"] == ["1", "1", "1", "1", "-", "-"]
+    assert cells["splunkd connections"] == ["1", "1", "1", "1", "-", "-"]
+    assert cells["records received [1]"] == cells["records served (`meta.total`)"]
+    # one page: every indicator added once, none updated
+    assert cells["events written (added + updated)"] == cells["indicators synced (documents) [1]"]
+    assert 600 < int(cells["indicators synced (documents) [1]"][0].replace(",", "")) < 800
+    assert all(float(value) > 0 for value in cells["CPU of the input, user + sys (s)"][:4])
+    assert cells["peak RSS of the input (MB)"][4] == "<= 100 MB at 3k"
+    roles = next(line for line in section.splitlines() if line.startswith("[2] "))
+    assert "other" not in roles
+    for role in ("lock insert", "lock release", "budget read", "batch_find", "batch_save",
+                 "checkpoint save", "conf reads", "account key", "state read"):  # fmt: skip
+        assert f"{role} " in roles
+    assert "| records served" in completed.stdout  # both tables printed
 
 
 def test_bench_fails_clearly_when_it_cannot_measure(
@@ -400,4 +682,8 @@ def test_bench_fails_clearly_when_it_cannot_measure(
     missing = ["--app", str(tmp_path / "nothing"), "--python39", "x", "--python313", "x"]
     assert main([*missing, *common]) == 2
     assert "is not built: run `make build` first" in capsys.readouterr().err
+    for sizes in ("10k", "0,1000"):
+        with pytest.raises(SystemExit):
+            main(["--python39", "x", "--python313", "x", *common, "--sync-sizes", sizes])
+    assert "--sync-sizes" in capsys.readouterr().err
     assert not (tmp_path / "b.md").exists()
