@@ -22,7 +22,8 @@ import hashlib
 import json
 import math
 import re
-from typing import Any, Dict, Mapping, Optional
+from collections.abc import Mapping as _Mapping
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from .normalise import MAX_TYPE_CHARS, MAX_VALUE_CHARS
 from .records import (
@@ -62,6 +63,8 @@ DOCUMENT_FIELDS = INDICATOR_FIELDS + BOOKKEEPING_FIELDS  # after ``_key``, in th
 EVENT_FIELDS = (*DOCUMENT_FIELDS, "action", "input")
 
 _NOT_IN_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")  # splunklib writes events as XML 1.0
+_MAPPINGS = (dict, _Mapping)  # dict first: the quick answer for documents
+_EVENT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # as json.dumps
 
 
 def _max_event_bytes() -> int:
@@ -103,6 +106,8 @@ def epoch_value(value: object) -> Optional[int]:
     """Whole seconds from a number or decimal string, as the KV store may give it back
     (``1700000000``, ``1700000000.0``, ``"1700000000"``); ``None`` when unreadable or
     outside years 1 to 9999."""
+    if type(value) is int:  # what to_document writes
+        return value if MIN_EPOCH <= value <= MAX_EPOCH else None
     if isinstance(value, str):
         try:
             value = float(value.strip())
@@ -129,14 +134,31 @@ def _epoch(value: object, what: str) -> int:
     return epoch
 
 
+def _listed(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
 def _indicator_fields(indicator: Indicator) -> Dict[str, Any]:
     """The ``INDICATOR_FIELDS`` of a document, lists as lists, in order."""
-    fields = {name: getattr(indicator, name) for name in INDICATOR_FIELDS[:5]}
-    fields["last_seen_epoch"] = time_epoch(indicator.last_seen)
-    for name in INDICATOR_FIELDS[6:]:
-        value = getattr(indicator, name)
-        fields[name] = list(value) if isinstance(value, tuple) else value
-    return fields
+    feeds, categories, tags = indicator.feeds, indicator.categories, indicator.tags
+    techniques, ioc_ids, context = indicator.mitre_techniques, indicator.ioc_ids, indicator.context
+    titles, urls = indicator.article_titles, indicator.article_urls
+    return {
+        "type": indicator.type,
+        "value": indicator.value,
+        "confidence": indicator.confidence,
+        "first_seen": indicator.first_seen,
+        "last_seen": indicator.last_seen,
+        "last_seen_epoch": time_epoch(indicator.last_seen),
+        "feeds": [*feeds] if isinstance(feeds, tuple) else feeds,
+        "categories": [*categories] if isinstance(categories, tuple) else categories,
+        "tags": [*tags] if isinstance(tags, tuple) else tags,
+        "mitre_techniques": [*techniques] if isinstance(techniques, tuple) else techniques,
+        "ioc_ids": [*ioc_ids] if isinstance(ioc_ids, tuple) else ioc_ids,
+        "context": [*context] if isinstance(context, tuple) else context,
+        "article_titles": [*titles] if isinstance(titles, tuple) else titles,
+        "article_urls": [*urls] if isinstance(urls, tuple) else urls,
+    }
 
 
 def to_document(
@@ -144,27 +166,22 @@ def to_document(
 ) -> Dict[str, Any]:
     """The KV store document: ``_key``, then ``DOCUMENT_FIELDS`` (lists as JSON arrays,
     epochs as integers). ``ValueError`` for a name or epoch out of bounds."""
-    return {
-        "_key": document_key(indicator.type, indicator.value),
-        **_indicator_fields(indicator),
-        "account": _name(account, "account"),
-        "added_epoch": _epoch(added_epoch, "added_epoch"),
-        "updated_epoch": _epoch(updated_epoch, "updated_epoch"),
-    }
+    document: Dict[str, Any] = {"_key": document_key(indicator.type, indicator.value)}
+    document.update(_indicator_fields(indicator))
+    document["account"] = _name(account, "account")
+    document["added_epoch"] = _epoch(added_epoch, "added_epoch")
+    document["updated_epoch"] = _epoch(updated_epoch, "updated_epoch")
+    return document
 
 
 def from_document(document: Mapping[str, Any]) -> Indicator:
     """The indicator a document holds, read as a record is (normalised, cleaned, bounded;
     the bookkeeping fields aside). ``ValueError`` when it holds no valid type and value
     or no readable ``first_seen``/``last_seen``."""
-    indicator = indicator_from_fields(document) if isinstance(document, Mapping) else None
+    indicator = indicator_from_fields(document) if isinstance(document, _MAPPINGS) else None
     if indicator is None:
         raise ValueError("not an indicator document (type, value, first_seen, last_seen)")
     return indicator
-
-
-def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
 
 
 def changed(old_document: Optional[Mapping[str, Any]], indicator: Indicator) -> bool:
@@ -173,11 +190,32 @@ def changed(old_document: Optional[Mapping[str, Any]], indicator: Indicator) -> 
     if old_document is None:
         return True
     new = _indicator_fields(indicator)
-    return any(_plain(old_document.get(name)) != new[name] for name in INDICATOR_FIELDS)
+    return any(_listed(old_document.get(name)) != new[name] for name in INDICATOR_FIELDS)
 
 
 def _xml_safe(text: str) -> str:
+    if text.isascii() or ("\ufffe" not in text and "\uffff" not in text and _utf8(text)):
+        return text  # nothing to escape: both tests are quicker than a search
     return _NOT_IN_XML.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def _utf8(text: str) -> bool:
+    """Whether ``text`` holds no lone surrogate."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _action(action: str) -> str:
+    if action not in ACTIONS:
+        raise ValueError(f"action must be one of {', '.join(ACTIONS)}")
+    return action
+
+
+def _event_text(event: Dict[str, Any]) -> str:
+    return _xml_safe(_EVENT_JSON.encode(event))
 
 
 def indicator_event(document: Mapping[str, Any], *, action: str, input_name: str) -> str:
@@ -185,17 +223,59 @@ def indicator_event(document: Mapping[str, Any], *, action: str, input_name: str
     ``MAX_EVENT_BYTES`` in UTF-8. The indicator is read with ``from_document`` (so
     ``ValueError`` when there is none); a bookkeeping field that cannot be read (a
     document edited by hand) is written cut (``account``) or ``null`` (epochs)."""
-    if action not in ACTIONS:
-        raise ValueError(f"action must be one of {', '.join(ACTIONS)}")
-    account = document.get("account") if isinstance(document, Mapping) else None
+    _action(action)
+    account = document.get("account") if isinstance(document, _MAPPINGS) else None
     if not isinstance(account, str) or len(account) > MAX_NAME_CHARS:
         account = clean_text(account, MAX_NAME_CHARS)
-    event = {
-        **_indicator_fields(from_document(document)),
-        "account": account,
-        "added_epoch": epoch_value(document.get("added_epoch")),
-        "updated_epoch": epoch_value(document.get("updated_epoch")),
-        "action": action,
-        "input": _name(input_name, "input_name"),
-    }
-    return _xml_safe(json.dumps(event, ensure_ascii=False, separators=(",", ":")))
+    event = _indicator_fields(from_document(document))
+    event["account"] = account
+    event["added_epoch"] = epoch_value(document.get("added_epoch"))
+    event["updated_epoch"] = epoch_value(document.get("updated_epoch"))
+    event["action"] = action
+    event["input"] = _name(input_name, "input_name")
+    return _event_text(event)
+
+
+def indicator_event_from(
+    indicator: Indicator,
+    *,
+    account: str,
+    added_epoch: int,
+    updated_epoch: int,
+    action: str,
+    input_name: str,
+) -> str:
+    """``indicator_event(to_document(indicator, ...), ...)`` without reading the document
+    back: for an indicator that ``parse_record``, ``merge`` or ``from_document`` gave
+    (already normalised, cleaned and bounded: reading it back gives it again). The same
+    ``ValueError`` for an action, a name or an epoch out of bounds."""
+    _action(action)
+    event = _indicator_fields(indicator)
+    event["account"] = _name(account, "account")
+    event["added_epoch"] = _epoch(added_epoch, "added_epoch")
+    event["updated_epoch"] = _epoch(updated_epoch, "updated_epoch")
+    event["action"] = action
+    event["input"] = _name(input_name, "input_name")
+    return _event_text(event)
+
+
+def document_and_event(
+    indicator: Indicator,
+    *,
+    account: str,
+    added_epoch: int,
+    updated_epoch: int,
+    action: str,
+    input_name: str,
+) -> Tuple[Dict[str, Any], str]:
+    """``to_document`` and ``indicator_event_from`` of one indicator (same arguments), its
+    fields computed once."""
+    _action(action)
+    document = to_document(
+        indicator, account=account, added_epoch=added_epoch, updated_epoch=updated_epoch
+    )
+    event = dict(document)  # the event's fields: the document's, in order, then two more
+    del event["_key"]
+    event["action"] = action
+    event["input"] = _name(input_name, "input_name")
+    return document, _event_text(event)

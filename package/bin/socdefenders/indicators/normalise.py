@@ -20,32 +20,44 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_PORT = 65535
 
 _SURROGATE = re.compile("[\ud800-\udfff]")  # not UTF-8: no key could be computed in SPL
-_NOT_IN_HOST = frozenset(" /\\@:?#")
+_NOT_IN_HOST = re.compile(r"[ /\\@:?#]")
 _IPV4 = re.compile(r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})")
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # 0-255, no leading zero
+_IPV4_NORMALISED = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
 _IPV6 = re.compile(r"[0-9A-Fa-f:.]+")  # no zone id (``%eth0``), no brackets
 _CVE = re.compile(r"CVE-[0-9]{4}-[0-9]{4,}")
 _MITRE = re.compile(r"T[0-9]{4}(?:\.[0-9]{3})?|TA[0-9]{4}|DS[0-9]{4}|[CGMS][0-9]{4}")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://")
 _PORT = re.compile(r"[0-9]+")
+_TYPES: Dict[str, Optional[str]] = {}  # canonical_type of the types seen: a feed has few
+_MAX_CACHED_TYPES = 1024
 
 
 def canonical_type(type_: object) -> Optional[str]:
     """Lower case, stripped, ``mitre_attack`` -> ``mitre-attack``; ``None`` when empty, too
     long, not printable text (control characters, lone surrogates) or holding ``:`` (the
     separator of ``document_key``'s ``<type>:<value>``, so that no two pairs share a key)."""
+    if type(type_) is str and type_ in _TYPES:
+        return _TYPES[type_]
     if not isinstance(type_, str):
         return None
     kind = type_.strip().lower()
     if not kind or len(kind) > MAX_TYPE_CHARS or not kind.isprintable() or ":" in kind:
-        return None
-    return TYPE_ALIASES.get(kind, kind)
+        canonical = None
+    else:
+        canonical = TYPE_ALIASES.get(kind, kind)
+    if type(type_) is str and len(type_) <= 2 * MAX_TYPE_CHARS and len(_TYPES) < _MAX_CACHED_TYPES:
+        _TYPES[type_] = canonical
+    return canonical
 
 
 def _host_name(text: str) -> Optional[str]:
     """``domain``/``hostname``: lower case, one trailing dot dropped, no empty label."""
     name = text.lower()
     name = name[:-1] if name.endswith(".") else name
-    if not name.isprintable() or _NOT_IN_HOST.intersection(name) or "" in name.split("."):
+    if not name or ".." in name or name[0] == "." or name[-1] == ".":
+        return None  # an empty label
+    if not name.isprintable() or _NOT_IN_HOST.search(name):
         return None
     return name
 
@@ -61,16 +73,23 @@ def _email(text: str) -> Optional[str]:
 
 def _hash(length: int) -> Callable[[str], Optional[str]]:
     pattern = re.compile(f"[0-9a-f]{{{length}}}")
-    return lambda text: text.lower() if pattern.fullmatch(text.lower()) else None
+
+    def check(text: str) -> Optional[str]:
+        lowered = text.lower()
+        return lowered if pattern.fullmatch(lowered) else None
+
+    return check
 
 
 def _ipv4(text: str) -> Optional[str]:
     """Four decimal octets 0-255, leading zeros dropped (never read as octal)."""
+    if _IPV4_NORMALISED.fullmatch(text):
+        return text  # the usual address: nothing to drop
     match = _IPV4.fullmatch(text)
     if not match:
         return None
-    octets = [int(octet) for octet in match.groups()]
-    return ".".join(str(octet) for octet in octets) if max(octets) <= 255 else None
+    a, b, c, d = map(int, match.groups())
+    return f"{a}.{b}.{c}.{d}" if max(a, b, c, d) <= 255 else None
 
 
 def _ipv6(text: str) -> Optional[str]:
@@ -149,11 +168,13 @@ def normalise(type_: object, value: object) -> Optional[Tuple[str, str]]:
     """``(canonical type, normalised value)``, or ``None`` when the type is unusable or the
     value is not a string, empty, longer than ``MAX_VALUE_CHARS``, not UTF-8 (a lone
     surrogate) or invalid for its type. A type without a rule keeps its value stripped."""
-    kind = canonical_type(type_)
+    kind = _TYPES.get(type_) if type(type_) is str else None  # canonical_type, seen before
+    if kind is None:
+        kind = canonical_type(type_)
     if kind is None or not isinstance(value, str):
         return None
     text = value.strip()
-    if not text or len(text) > MAX_VALUE_CHARS or _SURROGATE.search(text):
+    if not text or len(text) > MAX_VALUE_CHARS or (not text.isascii() and _SURROGATE.search(text)):
         return None
     rule = _RULES.get(kind)
     normalised = rule(text) if rule else text

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Mapping as _Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple
+from datetime import date, datetime, timedelta
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Set, Tuple
 
 from .normalise import normalise
 
@@ -46,6 +47,22 @@ _ISO_8601 = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:[.,][0-9]+)?"
     r"(?:[Zz]|([+-])([0-9]{2}):?([0-9]{2}))?"
 )
+# A valid time already in the fixed-width form: years 0001-9999, every day of every month
+# but 29 February (left to the general parser, as is every other form).
+_FIXED_WIDTH = re.compile(
+    r"(?!0000)[0-9]{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
+    r"|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z"
+)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+# The valid fixed-width times, their epochs and the epochs of their days read lately: a
+# page's time of reading is read for each record, a record's times again in its document
+# and its event; the records of a page were seen on a few days.
+_FIXED_WIDTH_TIMES: Set[str] = set()
+_EPOCHS: Dict[str, int] = {}  # "YYYY-MM-DDTHH:MM:SSZ" -> seconds since the epoch
+_DAY_EPOCHS: Dict[str, int] = {}  # "YYYY-MM-DD" -> seconds since the epoch at 00:00:00Z
+_MAX_CACHED = 20000  # times or days in each: a few MB at most
+_MAPPINGS = (dict, _Mapping)  # dict first: the quick answer for JSON objects
 
 
 @dataclass(frozen=True)
@@ -72,13 +89,67 @@ class Indicator:
         return self.type, self.value
 
 
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+
+
+def _indicator(  # the fields in order
+    type_: str,
+    value: str,
+    confidence: str,
+    first_seen: str,
+    last_seen: str,
+    feeds: Tuple[str, ...],
+    categories: Tuple[str, ...],
+    tags: Tuple[str, ...],
+    mitre_techniques: Tuple[str, ...],
+    ioc_ids: Tuple[str, ...],
+    context: str,
+    article_titles: Tuple[str, ...],
+    article_urls: Tuple[str, ...],
+) -> Indicator:
+    """``Indicator(...)``: the same object, built without the frozen dataclass's
+    ``__init__`` and its ``object.__setattr__`` a field (it runs for every record)."""
+    indicator = _new_object(Indicator)
+    _set_attribute(
+        indicator,
+        "__dict__",
+        {
+            "type": type_,
+            "value": value,
+            "confidence": confidence,
+            "first_seen": first_seen,
+            "last_seen": last_seen,
+            "feeds": feeds,
+            "categories": categories,
+            "tags": tags,
+            "mitre_techniques": mitre_techniques,
+            "ioc_ids": ioc_ids,
+            "context": context,
+            "article_titles": article_titles,
+            "article_urls": article_urls,
+        },
+    )
+    return indicator
+
+
 # -- text, lists and times -----------------------------------------------------------
 
 
 def cut(text: str, bound: int) -> str:
     """The longest prefix of ``text`` of at most ``bound`` characters and UTF-8 bytes."""
     head = text[:bound]
+    if head.isascii() and bound >= 0:  # one byte a character
+        return head
     return head.encode("utf-8", "surrogatepass")[:bound].decode("utf-8", "ignore")
+
+
+def _safe(text: str) -> str:
+    """``text`` with the characters ``clean_text`` replaces replaced (printable text holds
+    none of them: they are all of Unicode category Cc, Cs or Cn)."""
+    if text.isprintable():
+        return text
+    return _CONTROL.sub(" ", _UNSAFE.sub("\ufffd", text))
 
 
 def clean_text(value: object, bound: int, case: Optional[Callable[[str], str]] = None) -> str:
@@ -86,9 +157,33 @@ def clean_text(value: object, bound: int, case: Optional[Callable[[str], str]] =
     ``bound``; ``""`` for anything that is not a string."""
     if not isinstance(value, str):
         return ""
-    text = _CONTROL.sub(" ", _UNSAFE.sub("\ufffd", value)).strip()
-    text = case(text) if case else text
-    return cut(text, bound).rstrip()
+    text = (value if value.isprintable() else _safe(value)).strip()
+    if case:
+        text = case(text)
+        return (text if len(text) <= bound and text.isascii() else cut(text, bound)).rstrip()
+    if len(text) > (bound if text.isascii() else bound // 4):
+        return cut(text, bound).rstrip()
+    return text  # stripped, and within the bound (no surrogate: 4 UTF-8 bytes at most)
+
+
+def _clean_many(
+    items: Sequence[object], count: int, bound: int, case: Optional[Callable[[str], str]]
+) -> Tuple[str, ...]:
+    """``clean_list`` of a list of several elements."""
+    cleaned = set()
+    for item in items:
+        if isinstance(item, str):  # clean_text, inlined
+            text = (item if item.isprintable() else _safe(item)).strip()
+            if case:
+                text = case(text)
+                if len(text) > bound or not text.isascii():
+                    text = cut(text, bound)
+                text = text.rstrip()
+            elif len(text) > (bound if text.isascii() else bound // 4):
+                text = cut(text, bound).rstrip()
+            if text:
+                cleaned.add(text)
+    return tuple(sorted(cleaned)[:count]) if cleaned else ()
 
 
 def clean_list(
@@ -96,17 +191,44 @@ def clean_list(
 ) -> Tuple[str, ...]:
     """Distinct cleaned strings, sorted, the first ``count``: non-strings and empty ones
     dropped. A lone string counts as a list of one."""
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, (list, tuple)):
+    if isinstance(value, str):
+        item = value
+    elif not isinstance(value, (list, tuple)) or not value:
         return ()
-    cleaned = {clean_text(item, bound, case) for item in items if isinstance(item, str)}
-    cleaned.discard("")
-    return tuple(sorted(cleaned)[:count])
+    elif len(value) > 1:
+        return _clean_many(value, count, bound, case)
+    else:  # the usual list: one element, no set, no sort
+        item = value[0]
+        if not isinstance(item, str):
+            return ()
+    text = (item if item.isprintable() else _safe(item)).strip()  # clean_text, inlined
+    if case:
+        text = case(text)
+        if len(text) > bound or not text.isascii():
+            text = cut(text, bound)
+        text = text.rstrip()
+    elif len(text) > (bound if text.isascii() else bound // 4):
+        text = cut(text, bound).rstrip()
+    return (text,) if text and count > 0 else ()
+
+
+def _fixed_width(text: str) -> bool:
+    """Whether ``text`` is a valid ``YYYY-MM-DDTHH:MM:SSZ`` time (but a 29 February)."""
+    if text in _FIXED_WIDTH_TIMES:
+        return True
+    if _FIXED_WIDTH.fullmatch(text) is None:
+        return False
+    if len(_FIXED_WIDTH_TIMES) >= _MAX_CACHED:
+        _FIXED_WIDTH_TIMES.clear()
+    _FIXED_WIDTH_TIMES.add(text)
+    return True
 
 
 def utc_time(value: object) -> Optional[str]:
     """An ISO 8601 date-time as ``YYYY-MM-DDTHH:MM:SSZ`` in UTC (fraction dropped, offset
     applied, no offset read as UTC), or ``None`` when it cannot be read."""
+    if type(value) is str and (value in _FIXED_WIDTH_TIMES or _fixed_width(value)):
+        return value  # already in the form, and valid
     match = _ISO_8601.fullmatch(value.strip()) if isinstance(value, str) else None
     if not match:
         return None
@@ -129,6 +251,23 @@ def utc_time(value: object) -> Optional[str]:
 
 def time_epoch(text: str) -> int:
     """Seconds since the epoch of a ``YYYY-MM-DDTHH:MM:SSZ`` time (``ValueError`` if not)."""
+    if type(text) is str:
+        epoch = _EPOCHS.get(text)
+        if epoch is not None:
+            return epoch
+        if _fixed_width(text):
+            day = _DAY_EPOCHS.get(text[:10])
+            if day is None:
+                ordinal = date(int(text[:4]), int(text[5:7]), int(text[8:10])).toordinal()
+                day = (ordinal - _EPOCH_ORDINAL) * 86400
+                if len(_DAY_EPOCHS) >= _MAX_CACHED:
+                    _DAY_EPOCHS.clear()
+                _DAY_EPOCHS[text[:10]] = day
+            epoch = day + int(text[11:13]) * 3600 + int(text[14:16]) * 60 + int(text[17:19])
+            if len(_EPOCHS) >= _MAX_CACHED:
+                _EPOCHS.clear()
+            _EPOCHS[text] = epoch
+            return epoch
     moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
     return calendar.timegm(moment.timetuple())
 
@@ -140,6 +279,60 @@ def confidence_rank(word: str) -> int:
 
 # -- building and merging ------------------------------------------------------------
 
+# The bounds as plain names: each list's count and element bound (no tuple to unpack in
+# the calls, which run for every record)
+_FEEDS, _FEED = LIST_BOUNDS["feeds"], ELEMENT_BOUNDS["feeds"]
+_CATEGORIES, _CATEGORY = LIST_BOUNDS["categories"], ELEMENT_BOUNDS["categories"]
+_TAGS, _TAG = LIST_BOUNDS["tags"], ELEMENT_BOUNDS["tags"]
+_TECHNIQUES, _TECHNIQUE = LIST_BOUNDS["mitre_techniques"], ELEMENT_BOUNDS["mitre_techniques"]
+_IOC_IDS, _IOC_ID = LIST_BOUNDS["ioc_ids"], ELEMENT_BOUNDS["ioc_ids"]
+_TITLES, _TITLE = LIST_BOUNDS["article_titles"], ELEMENT_BOUNDS["article_titles"]
+_URLS, _URL = LIST_BOUNDS["article_urls"], ELEMENT_BOUNDS["article_urls"]
+_LOWER, _UPPER = str.lower, str.upper
+
+
+def _build(  # one argument a field: no dictionary built in between
+    type_: object,
+    value: object,
+    confidence: object,
+    first_seen: object,
+    last_seen: object,
+    feeds: object,
+    categories: object,
+    tags: object,
+    mitre_techniques: object,
+    ioc_ids: object,
+    context: object,
+    article_titles: object,
+    article_urls: object,
+    fallback_time: Optional[str],
+) -> Optional[Indicator]:
+    """``indicator_from_fields`` on the raw values themselves."""
+    key = normalise(type_, value)
+    if key is None:
+        return None
+    first, last = utc_time(first_seen), utc_time(last_seen)
+    last = last or first or fallback_time
+    first = first or last
+    if first is None or last is None:
+        return None
+    # a missing or empty field (None, "", []) cleans to nothing: no call for it
+    return _indicator(
+        key[0],
+        key[1],
+        clean_text(confidence, MAX_CONFIDENCE_CHARS, _LOWER) if confidence else "",
+        first,
+        max(first, last),
+        clean_list(feeds, _FEEDS, _FEED) if feeds else (),
+        clean_list(categories, _CATEGORIES, _CATEGORY) if categories else (),
+        clean_list(tags, _TAGS, _TAG) if tags else (),
+        clean_list(mitre_techniques, _TECHNIQUES, _TECHNIQUE, _UPPER) if mitre_techniques else (),
+        clean_list(ioc_ids, _IOC_IDS, _IOC_ID) if ioc_ids else (),
+        clean_text(context, MAX_CONTEXT_CHARS) if context else "",
+        clean_list(article_titles, _TITLES, _TITLE) if article_titles else (),
+        clean_list(article_urls, _URLS, _URL) if article_urls else (),
+    )
+
 
 def indicator_from_fields(
     fields: Mapping[str, Any], fallback_time: Optional[str] = None
@@ -148,29 +341,22 @@ def indicator_from_fields(
     type and value are invalid or no time is readable. A missing ``last_seen`` takes
     ``first_seen`` (and the other way round), without both ``fallback_time``; a
     ``first_seen`` later than ``last_seen`` moves ``last_seen`` up to it."""
-    key = normalise(fields.get("type"), fields.get("value"))
-    first_seen, last_seen = utc_time(fields.get("first_seen")), utc_time(fields.get("last_seen"))
-    last_seen = last_seen or first_seen or fallback_time
-    first_seen = first_seen or last_seen
-    if key is None or first_seen is None or last_seen is None:
-        return None
-    lists = {
-        name: clean_list(
-            fields.get(name),
-            count,
-            ELEMENT_BOUNDS[name],
-            str.upper if name == "mitre_techniques" else None,
-        )
-        for name, count in LIST_BOUNDS.items()
-    }
-    return Indicator(
-        type=key[0],
-        value=key[1],
-        confidence=clean_text(fields.get("confidence"), MAX_CONFIDENCE_CHARS, str.lower),
-        first_seen=first_seen,
-        last_seen=max(first_seen, last_seen),
-        context=clean_text(fields.get("context"), MAX_CONTEXT_CHARS),
-        **lists,
+    get = fields.get
+    return _build(
+        get("type"),
+        get("value"),
+        get("confidence"),
+        get("first_seen"),
+        get("last_seen"),
+        get("feeds"),
+        get("categories"),
+        get("tags"),
+        get("mitre_techniques"),
+        get("ioc_ids"),
+        get("context"),
+        get("article_titles"),
+        get("article_urls"),
+        fallback_time,
     )
 
 
@@ -182,42 +368,75 @@ def parse_record(raw: object, observed_at: str) -> Optional[Indicator]:
     fallback = utc_time(observed_at)
     if fallback is None:
         raise ValueError(f"observed_at is not an ISO 8601 time: {observed_at!r}")
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, _MAPPINGS):
         return None
-    source = raw.get("source")
-    source = source if isinstance(source, Mapping) else {}
-    fields = {
-        **{name: raw.get(name) for name in ("type", "value", "confidence", "context", "tags")},
-        "first_seen": raw.get("first_seen"),
-        "last_seen": raw.get("last_seen"),
-        "mitre_techniques": raw.get("mitre_techniques"),
-        "ioc_ids": raw.get("id"),
-        "feeds": source.get("feed_name"),
-        "categories": source.get("category"),
-        "article_titles": source.get("article_title"),
-        "article_urls": source.get("article_url"),
-    }
-    return indicator_from_fields(fields, fallback)
+    get = raw.get
+    source = get("source")
+    if isinstance(source, _MAPPINGS):
+        from_source = source.get
+        feeds, categories = from_source("feed_name"), from_source("category")
+        titles, urls = from_source("article_title"), from_source("article_url")
+    else:
+        feeds = categories = titles = urls = None
+    return _build(
+        get("type"),
+        get("value"),
+        get("confidence"),
+        get("first_seen"),
+        get("last_seen"),
+        feeds,
+        categories,
+        get("tags"),
+        get("mitre_techniques"),
+        get("id"),
+        get("context"),
+        titles,
+        urls,
+        fallback,
+    )
 
 
-def _union(name: str, a: Tuple[str, ...], b: Tuple[str, ...]) -> Tuple[str, ...]:
-    return tuple(sorted(set(a) | set(b))[: LIST_BOUNDS[name]])
+def _union(a: Tuple[str, ...], b: Tuple[str, ...], count: int) -> Tuple[str, ...]:
+    """``tuple(sorted(set(a) | set(b))[:count])``, quicker for the usual lists (the same,
+    or one of them empty); ``count`` is at least 1."""
+    if a == b or b == ():
+        one = a
+    elif a == ():
+        one = b
+    else:
+        return tuple(sorted(set(a).union(b))[:count])
+    if type(one) is tuple and (one == () or (len(one) == 1 and type(one[0]) is str)):
+        return one  # already sorted, distinct and within the count
+    return tuple(sorted(set(one))[:count])
+
+
+def _confidence_key(word: str) -> Tuple[int, str]:
+    return confidence_rank(word), word
 
 
 def merge(a: Indicator, b: Indicator) -> Indicator:
     """Both records of one indicator as one: earliest ``first_seen``, latest ``last_seen``,
     highest ``confidence`` (by rank, then text), each list the sorted union cut to its
     bound, ``context`` of the greater ``(last_seen, context)``."""
-    if a.key != b.key:
+    if a.type != b.type or a.value != b.value:
         raise ValueError(f"cannot merge two indicators: {a.key!r} and {b.key!r}")
-    return Indicator(
-        type=a.type,
-        value=a.value,
-        confidence=max(a.confidence, b.confidence, key=lambda word: (confidence_rank(word), word)),
-        first_seen=min(a.first_seen, b.first_seen),
-        last_seen=max(a.last_seen, b.last_seen),
-        context=max((a.last_seen, a.context), (b.last_seen, b.context))[1],
-        **{name: _union(name, getattr(a, name), getattr(b, name)) for name in LIST_BOUNDS},
+    confidence = a.confidence
+    if b.confidence != confidence and _confidence_key(b.confidence) > _confidence_key(confidence):
+        confidence = b.confidence
+    return _indicator(
+        a.type,
+        a.value,
+        confidence,
+        min(a.first_seen, b.first_seen),
+        max(a.last_seen, b.last_seen),
+        _union(a.feeds, b.feeds, _FEEDS),
+        _union(a.categories, b.categories, _CATEGORIES),
+        _union(a.tags, b.tags, _TAGS),
+        _union(a.mitre_techniques, b.mitre_techniques, _TECHNIQUES),
+        _union(a.ioc_ids, b.ioc_ids, _IOC_IDS),
+        max((a.last_seen, a.context), (b.last_seen, b.context))[1],
+        _union(a.article_titles, b.article_titles, _TITLES),
+        _union(a.article_urls, b.article_urls, _URLS),
     )
 
 

@@ -38,11 +38,11 @@ from ..timestamps import utc_now
 from .budget import Budget, is_free
 from .documents import (
     changed,
+    document_and_event,
     document_key,
     epoch_value,
     from_document,
     indicator_event,
-    to_document,
 )
 from .page import Page, page_of, record_id
 from .plan import REQUESTED_LIMIT, Filters, Stream, stream_name
@@ -362,22 +362,24 @@ def _write_page(
             skipped += 1  # already expired: the expiry removes any stored document
             continue
         if document is None:
-            action = "added"
-            new = to_document(
-                merged, account=config.account, added_epoch=epoch, updated_epoch=epoch
-            )
+            action, added_epoch = "added", epoch
         elif changed(document, merged):
             action = "updated"
-            added_epoch = epoch_value(document.get("added_epoch"))
-            new = to_document(
-                merged,
-                account=config.account,
-                added_epoch=epoch if added_epoch is None else added_epoch,
-                updated_epoch=epoch,
-            )
+            first_added = epoch_value(document.get("added_epoch"))
+            added_epoch = epoch if first_added is None else first_added
         else:
             continue
-        events.append(indicator_event(new, action=action, input_name=config.input_name))
+        # merged came from parse_record, merge or from_document: its event is the one of
+        # its document, without reading the document back
+        new, event = document_and_event(
+            merged,
+            account=config.account,
+            added_epoch=added_epoch,
+            updated_epoch=epoch,
+            action=action,
+            input_name=config.input_name,
+        )
+        events.append(event)
         documents.append(new)
         if action == "added":
             added += 1
